@@ -1,0 +1,73 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// ensureTopics creates the topics that do not exist. A librdkafka consumer
+// does not create the topics it subscribes to, so the Location, reply and
+// dead-letter topics are created here.
+func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
+	if m.cfg.DisableTopicCreation {
+		return nil
+	}
+	md, err := m.admin.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
+	if err != nil {
+		if ctx.Err() != nil {
+			return m.ctxError("read metadata", ctx.Err())
+		}
+		return fmt.Errorf("kafka-broker: read metadata (brokers %s): %w", m.cfg.BootstrapServers, err)
+	}
+	var specs []kafka.TopicSpecification
+	seen := map[string]bool{}
+	for _, t := range topics {
+		if t == "" || seen[t] {
+			continue
+		}
+		seen[t] = true
+		if tm, ok := md.Topics[t]; ok && tm.Error.Code() == kafka.ErrNoError && len(tm.Partitions) > 0 {
+			continue
+		}
+		rf := m.cfg.ReplicationFactor
+		if rf == 0 {
+			rf = -1
+		}
+		specs = append(specs, kafka.TopicSpecification{Topic: t, NumPartitions: m.cfg.TopicPartitions, ReplicationFactor: rf})
+	}
+	if len(specs) == 0 {
+		return nil
+	}
+	res, err := m.admin.CreateTopics(ctx, specs)
+	if err != nil {
+		if ctx.Err() != nil {
+			return m.ctxError("create topics", ctx.Err())
+		}
+		return fmt.Errorf("kafka-broker: create topics (brokers %s): %w", m.cfg.BootstrapServers, err)
+	}
+	for _, r := range res {
+		switch r.Error.Code() {
+		case kafka.ErrNoError:
+			m.log.Info("kafka-broker: created topic", "topic", r.Topic, "partitions", m.cfg.TopicPartitions)
+		case kafka.ErrTopicAlreadyExists:
+		default:
+			return fmt.Errorf("kafka-broker: create topic %s: %w", r.Topic, r.Error)
+		}
+	}
+	return nil
+}
+
+// timeoutMs is the time left before ctx's deadline in milliseconds, or def.
+func timeoutMs(ctx context.Context, def time.Duration) int {
+	d := def
+	if dl, ok := ctx.Deadline(); ok {
+		d = time.Until(dl)
+	}
+	if d < time.Millisecond {
+		d = time.Millisecond
+	}
+	return int(d / time.Millisecond)
+}

@@ -1,0 +1,274 @@
+package core
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults applied by NewManager to zero Config fields.
+const (
+	DefaultRequestTimeout     = 30 * time.Second
+	DefaultMaxPendingRequests = 10_000
+	DefaultStorageMaxEvents   = 10_000
+	DefaultStorageMaxAge      = 10 * time.Minute
+	DefaultWorkers            = 16
+	DefaultPartitionQueue     = 256
+	DefaultMaxRecordBytes     = 1 << 20
+	DefaultMaxAttempts        = 3
+	DefaultInitialBackoff     = 100 * time.Millisecond
+	DefaultMaxBackoff         = 5 * time.Second
+	DefaultTopicPartitions    = 3
+	DefaultDrainTimeout       = 30 * time.Second
+)
+
+// Config configures a Manager. Zero values take the documented defaults.
+type Config struct {
+	// BootstrapServers is the "host:port,..." list of brokers. Required.
+	BootstrapServers string
+	// Location is this service's name and the topic it consumes (the Python
+	// package's current_location). Required.
+	Location string
+	// GroupID is the consumer group of the Location consumer. Default: Location.
+	GroupID string
+	// Kafka holds librdkafka properties (security.protocol, sasl.*, ssl.*, ...)
+	// given to every client; they override the library's defaults.
+	Kafka map[string]any
+
+	// RequestTimeout bounds Request when its ctx has no deadline. Default 30s.
+	RequestTimeout time.Duration
+	// MaxPendingRequests bounds requests awaiting replies; past it Request
+	// fails at once with ErrTooManyPending. Default 10,000.
+	MaxPendingRequests int
+
+	// ReplyTopic is the topic replies to this service's requests go to.
+	// Default "<Location>.replies". Every instance reads all of it, without
+	// group membership, and keeps the replies it awaits.
+	ReplyTopic string
+	// DisableReplyTopic makes requests ask for replies on Location instead
+	// (the Python package's way); a reply then reaches whichever instance owns
+	// its partition, which forwards it to ReplyTopic if it does not await it.
+	DisableReplyTopic bool
+	// ReplyTopicAllowList names topics, besides those ending in ".replies",
+	// that a request's kafka_replyTopic header may make Reply write to.
+	ReplyTopicAllowList []string
+
+	// StorageMaxEvents bounds the ConsumerStorage by count. Default 10,000.
+	StorageMaxEvents int
+	// StorageMaxAge bounds the ConsumerStorage by age. Default 10 minutes.
+	StorageMaxAge time.Duration
+
+	// Workers bounds handlers running at once across partitions. Each
+	// partition is handled in order by its own goroutine. Default 16.
+	Workers int
+	// PartitionQueue is how many fetched records may wait per partition.
+	// Default 256.
+	PartitionQueue int
+	// MaxRecordBytes is the largest record value accepted; larger ones are
+	// dead-lettered. Default 1 MiB.
+	MaxRecordBytes int
+
+	// MaxAttempts is how often a failing handler runs before its event is
+	// dead-lettered (1 = no retries). Default 3.
+	MaxAttempts int
+	// InitialBackoff and MaxBackoff bound the exponential backoff between
+	// attempts. Defaults 100ms and 5s.
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+	// DeadLetterTopic receives records that could not be decoded or handled.
+	// Default "<Location>.dlq".
+	DeadLetterTopic string
+	// DisableDeadLetter drops failed records after logging them instead.
+	DisableDeadLetter bool
+
+	// TopicPartitions is the partition count used when the Location, reply or
+	// dead-letter topic is missing and gets created. Default 3.
+	TopicPartitions int
+	// ReplicationFactor of created topics; 0 means the broker's default.
+	ReplicationFactor int
+	// DisableTopicCreation leaves topic creation to the operator.
+	DisableTopicCreation bool
+
+	// DrainTimeout bounds the wait for in-flight handlers of partitions
+	// revoked in a rebalance. Default 30s.
+	DrainTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.GroupID == "" {
+		c.GroupID = c.Location
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MaxPendingRequests == 0 {
+		c.MaxPendingRequests = DefaultMaxPendingRequests
+	}
+	if c.ReplyTopic == "" && c.Location != "" {
+		c.ReplyTopic = c.Location + ".replies"
+	}
+	if c.StorageMaxEvents == 0 {
+		c.StorageMaxEvents = DefaultStorageMaxEvents
+	}
+	if c.StorageMaxAge == 0 {
+		c.StorageMaxAge = DefaultStorageMaxAge
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.PartitionQueue == 0 {
+		c.PartitionQueue = DefaultPartitionQueue
+	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.InitialBackoff == 0 {
+		c.InitialBackoff = DefaultInitialBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.DeadLetterTopic == "" && c.Location != "" {
+		c.DeadLetterTopic = c.Location + ".dlq"
+	}
+	if c.TopicPartitions == 0 {
+		c.TopicPartitions = DefaultTopicPartitions
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+}
+
+// Validate reports the first invalid field as a *ConfigError.
+func (c Config) Validate() error {
+	switch {
+	case strings.TrimSpace(c.BootstrapServers) == "":
+		return &ConfigError{"BootstrapServers", "required (host:port,...)"}
+	case strings.TrimSpace(c.Location) == "":
+		return &ConfigError{"Location", "required (the topic this service consumes)"}
+	case !validTopic(c.Location):
+		return &ConfigError{"Location", "not a valid topic name: " + strconv.Quote(c.Location)}
+	case c.ReplyTopic != "" && !validTopic(c.ReplyTopic):
+		return &ConfigError{"ReplyTopic", "not a valid topic name: " + strconv.Quote(c.ReplyTopic)}
+	case c.DeadLetterTopic != "" && !validTopic(c.DeadLetterTopic):
+		return &ConfigError{"DeadLetterTopic", "not a valid topic name: " + strconv.Quote(c.DeadLetterTopic)}
+	case c.RequestTimeout < 0:
+		return &ConfigError{"RequestTimeout", "must not be negative"}
+	case c.MaxPendingRequests < 0:
+		return &ConfigError{"MaxPendingRequests", "must not be negative"}
+	case c.StorageMaxEvents < 0:
+		return &ConfigError{"StorageMaxEvents", "must not be negative"}
+	case c.StorageMaxAge < 0:
+		return &ConfigError{"StorageMaxAge", "must not be negative"}
+	case c.Workers < 0:
+		return &ConfigError{"Workers", "must not be negative"}
+	case c.PartitionQueue < 0:
+		return &ConfigError{"PartitionQueue", "must not be negative"}
+	case c.MaxRecordBytes < 0:
+		return &ConfigError{"MaxRecordBytes", "must not be negative"}
+	case c.MaxAttempts < 0:
+		return &ConfigError{"MaxAttempts", "must not be negative"}
+	case c.InitialBackoff < 0 || c.MaxBackoff < 0:
+		return &ConfigError{"InitialBackoff", "backoffs must not be negative"}
+	case c.TopicPartitions < 0:
+		return &ConfigError{"TopicPartitions", "must not be negative"}
+	case c.DrainTimeout < 0:
+		return &ConfigError{"DrainTimeout", "must not be negative"}
+	}
+	for _, t := range c.ReplyTopicAllowList {
+		if !validTopic(t) {
+			return &ConfigError{"ReplyTopicAllowList", "not a valid topic name: " + strconv.Quote(t)}
+		}
+	}
+	return nil
+}
+
+// validTopic applies Kafka's topic name rules.
+func validTopic(t string) bool {
+	if t == "" || len(t) > 249 || t == "." || t == ".." {
+		return false
+	}
+	for _, r := range t {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ConfigFromEnv reads a Config from the environment:
+//
+//	KAFKA_BOOTSTRAP_SERVERS   BootstrapServers (required)
+//	KAFKA_LOCATION            Location (required)
+//	KAFKA_GROUP_ID            GroupID
+//	KAFKA_REQUEST_TIMEOUT     RequestTimeout (a Go duration, e.g. 10s)
+//	KAFKA_REPLY_TOPIC         ReplyTopic
+//	KAFKA_DEAD_LETTER_TOPIC   DeadLetterTopic
+//	KAFKA_WORKERS             Workers
+//	KAFKA_SECURITY_PROTOCOL   librdkafka security.protocol
+//	KAFKA_SASL_MECHANISM      librdkafka sasl.mechanism
+//	KAFKA_SASL_USERNAME       librdkafka sasl.username
+//	KAFKA_SASL_PASSWORD       librdkafka sasl.password
+//	KAFKA_PROP_<NAME>         any librdkafka property: KAFKA_PROP_SSL_CA_LOCATION=x
+//	                          sets ssl.ca.location=x (underscores become dots)
+//
+// It returns the Config validated, or a *ConfigError naming the variable.
+func ConfigFromEnv() (Config, error) {
+	var c Config
+	c.BootstrapServers = os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
+	c.Location = os.Getenv("KAFKA_LOCATION")
+	c.GroupID = os.Getenv("KAFKA_GROUP_ID")
+	c.ReplyTopic = os.Getenv("KAFKA_REPLY_TOPIC")
+	c.DeadLetterTopic = os.Getenv("KAFKA_DEAD_LETTER_TOPIC")
+	if v := os.Getenv("KAFKA_REQUEST_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, &ConfigError{"KAFKA_REQUEST_TIMEOUT", "not a duration: " + strconv.Quote(v)}
+		}
+		c.RequestTimeout = d
+	}
+	if v := os.Getenv("KAFKA_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, &ConfigError{"KAFKA_WORKERS", "not an integer: " + strconv.Quote(v)}
+		}
+		c.Workers = n
+	}
+	props := map[string]string{
+		"KAFKA_SECURITY_PROTOCOL": "security.protocol",
+		"KAFKA_SASL_MECHANISM":    "sasl.mechanism",
+		"KAFKA_SASL_USERNAME":     "sasl.username",
+		"KAFKA_SASL_PASSWORD":     "sasl.password",
+	}
+	for env, prop := range props {
+		if v, ok := os.LookupEnv(env); ok {
+			c.setKafka(prop, v)
+		}
+	}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if name, ok := strings.CutPrefix(k, "KAFKA_PROP_"); ok && name != "" {
+			c.setKafka(strings.ToLower(strings.ReplaceAll(name, "_", ".")), v)
+		}
+	}
+	if c.BootstrapServers == "" {
+		return c, &ConfigError{"KAFKA_BOOTSTRAP_SERVERS", "not set"}
+	}
+	if c.Location == "" {
+		return c, &ConfigError{"KAFKA_LOCATION", "not set"}
+	}
+	return c, c.Validate()
+}
+
+func (c *Config) setKafka(k string, v any) {
+	if c.Kafka == nil {
+		c.Kafka = map[string]any{}
+	}
+	c.Kafka[k] = v
+}

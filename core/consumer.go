@@ -1,0 +1,421 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// groupConsumer reads the Location topic as a member of GroupID. One
+// goroutine polls; each assigned partition has a worker goroutine that
+// handles its records in order, so partitions are handled concurrently and
+// order is kept within each. An offset is stored for commit only after its
+// record was handled.
+type groupConsumer struct {
+	m        *Manager
+	c        *kafka.Consumer
+	sem      chan struct{} // bounds handlers running at once (Config.Workers)
+	stop     chan struct{} // closed to stop fetching
+	done     chan struct{} // poll loop ended
+	assigned chan struct{} // closed at the first assignment
+	once     sync.Once
+
+	workers map[int32]*partitionWorker // owned by the poll goroutine, then by Close
+}
+
+type partitionWorker struct {
+	partition int32
+	queue     chan *kafka.Message
+	stop      chan struct{} // closed: do not start another record
+	done      chan struct{}
+}
+
+func (m *Manager) newGroupConsumer() (*groupConsumer, error) {
+	cc := m.clientConfig(kafka.ConfigMap{
+		"group.id":                 m.cfg.GroupID,
+		"auto.offset.reset":        "earliest",
+		"enable.auto.commit":       true,
+		"enable.auto.offset.store": false,
+		"auto.commit.interval.ms":  1000,
+		"fetch.wait.max.ms":        100,
+		"go.logs.channel.enable":   false,
+	})
+	c, err := kafka.NewConsumer(cc)
+	if err != nil {
+		return nil, fmt.Errorf("kafka-broker: create consumer: %w", err)
+	}
+	return &groupConsumer{
+		m:        m,
+		c:        c,
+		sem:      make(chan struct{}, m.cfg.Workers),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+		assigned: make(chan struct{}),
+		workers:  make(map[int32]*partitionWorker),
+	}, nil
+}
+
+func (g *groupConsumer) start() error {
+	if err := g.c.SubscribeTopics([]string{g.m.cfg.Location}, g.rebalance); err != nil {
+		return fmt.Errorf("kafka-broker: subscribe to %s: %w", g.m.cfg.Location, err)
+	}
+	go g.poll()
+	return nil
+}
+
+func (g *groupConsumer) poll() {
+	defer close(g.done)
+	for {
+		select {
+		case <-g.stop:
+			return
+		default:
+		}
+		switch e := g.c.Poll(100).(type) {
+		case *kafka.Message:
+			if e.TopicPartition.Error != nil {
+				g.m.log.Warn("kafka-broker: consume error", "error", e.TopicPartition.Error)
+				continue
+			}
+			w := g.worker(e.TopicPartition.Partition)
+			select {
+			case w.queue <- e:
+			case <-g.stop:
+				return
+			}
+		case kafka.Error:
+			g.logError(e)
+		}
+	}
+}
+
+func (g *groupConsumer) logError(e kafka.Error) {
+	switch {
+	case e.IsFatal():
+		g.m.log.Error("kafka-broker: fatal consumer error", "error", e)
+	case e.Code() == kafka.ErrAllBrokersDown || e.Code() == kafka.ErrTransport:
+		g.m.log.Debug("kafka-broker: consumer connection error", "error", e)
+	default:
+		g.m.log.Warn("kafka-broker: consumer error", "error", e)
+	}
+}
+
+// rebalance runs inside Poll (and Close). Assigned partitions get workers;
+// revoked ones have their in-flight record finished (bounded by
+// DrainTimeout), their queued records dropped uncommitted for the next
+// owner, and their offsets committed. confluent-kafka-go applies the
+// assignment itself after this returns.
+func (g *groupConsumer) rebalance(c *kafka.Consumer, ev kafka.Event) error {
+	switch e := ev.(type) {
+	case kafka.AssignedPartitions:
+		for _, tp := range e.Partitions {
+			g.worker(tp.Partition)
+		}
+		g.m.log.Debug("kafka-broker: partitions assigned", "topic", g.m.cfg.Location, "partitions", len(e.Partitions))
+		g.once.Do(func() { close(g.assigned) })
+	case kafka.RevokedPartitions:
+		ps := make([]int32, 0, len(e.Partitions))
+		for _, tp := range e.Partitions {
+			ps = append(ps, tp.Partition)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), g.m.cfg.DrainTimeout)
+		g.stopWorkers(ctx, ps)
+		cancel()
+		g.commit()
+		g.m.log.Debug("kafka-broker: partitions revoked", "topic", g.m.cfg.Location, "partitions", len(e.Partitions))
+	}
+	return nil
+}
+
+func (g *groupConsumer) worker(p int32) *partitionWorker {
+	if w, ok := g.workers[p]; ok {
+		return w
+	}
+	w := &partitionWorker{
+		partition: p,
+		queue:     make(chan *kafka.Message, g.m.cfg.PartitionQueue),
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+	}
+	g.workers[p] = w
+	go g.run(w)
+	return w
+}
+
+// stopWorkers stops the workers of partitions ps (all when ps is nil) and
+// waits for their in-flight records until ctx ends.
+func (g *groupConsumer) stopWorkers(ctx context.Context, ps []int32) error {
+	var ws []*partitionWorker
+	if ps == nil {
+		for p := range g.workers {
+			ps = append(ps, p)
+		}
+	}
+	for _, p := range ps {
+		if w, ok := g.workers[p]; ok {
+			close(w.stop)
+			delete(g.workers, p)
+			ws = append(ws, w)
+		}
+	}
+	for _, w := range ws {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (g *groupConsumer) commit() {
+	if _, err := g.c.Commit(); err != nil {
+		var kerr kafka.Error
+		if errors.As(err, &kerr) && kerr.Code() == kafka.ErrNoOffset {
+			return
+		}
+		g.m.log.Warn("kafka-broker: commit failed", "error", err)
+	}
+}
+
+func (g *groupConsumer) run(w *partitionWorker) {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.stop:
+			return
+		case msg := <-w.queue:
+			select {
+			case <-w.stop:
+				return // queued records stay uncommitted
+			case g.sem <- struct{}{}:
+			}
+			ok := g.m.handleRecord(msg)
+			<-g.sem
+			if !ok {
+				// Shutting down before the record was handled: leave it
+				// uncommitted and stop, so nothing after it is committed.
+				<-w.stop
+				return
+			}
+			tp := msg.TopicPartition
+			tp.Offset++
+			if _, err := g.c.StoreOffsets([]kafka.TopicPartition{tp}); err != nil {
+				g.m.log.Debug("kafka-broker: store offset", "partition", tp.Partition, "error", err)
+			}
+		}
+	}
+}
+
+// handleRecord decodes and dispatches one record of the Location topic. It
+// reports false when the manager is shutting down before the record was
+// handled, which leaves it uncommitted.
+func (m *Manager) handleRecord(msg *kafka.Message) bool {
+	m.stats.consumed.Add(1)
+	ev, err := decodeRecord(msg, m.cfg.MaxRecordBytes)
+	if err != nil {
+		var me *MalformedError
+		kind := MalformedNotJSON
+		if errors.As(err, &me) {
+			kind = me.Kind
+		}
+		m.stats.malformed[malformedIndex(kind)].Add(1)
+		m.log.Warn("kafka-broker: malformed record", "topic", *msg.TopicPartition.Topic,
+			"partition", msg.TopicPartition.Partition, "offset", int64(msg.TopicPartition.Offset),
+			"kind", kind, "error", err)
+		return m.deadLetter(msg, err, kind, 0)
+	}
+	if ev.meta.replyTopic == "" {
+		// Not a Go request: it may be a reply (from a Python responder, or a
+		// Go one without reply topic) to something this service asked.
+		if m.takeReply(ev) {
+			m.stats.handled.Add(1)
+			return true
+		}
+		if m.isOwnReply(ev) {
+			if done, ok := m.reclaimReply(msg, ev); done {
+				if ok {
+					m.stats.handled.Add(1)
+				}
+				return ok
+			}
+		}
+	}
+	r := m.router.Load()
+	if r == nil {
+		m.storage.put(ev)
+		m.stats.stored.Add(1)
+		m.stats.handled.Add(1)
+		return true
+	}
+	attempts, err := m.runHandler(r, ev)
+	if err == nil {
+		m.stats.handled.Add(1)
+		return true
+	}
+	if m.handlerCtx.Err() != nil && !IsPermanent(err) {
+		return false
+	}
+	kind := "handler"
+	if errors.Is(err, ErrNoRoute) {
+		kind = "no_route"
+	}
+	m.log.Error("kafka-broker: event failed, dead-lettering", "event", ev.Event,
+		"correlation_id", ev.CorrelationID, "attempts", attempts, "error", err)
+	return m.deadLetter(msg, err, kind, attempts)
+}
+
+// takeReply hands ev to a Request or ConsumerStorage.Consume awaiting it.
+func (m *Manager) takeReply(ev *EventObject) bool {
+	return m.pending.deliver(ev) || m.storage.deliver(ev)
+}
+
+// isOwnReply reports whether ev came back to this service from elsewhere:
+// its first hop left from this Location and its last hop from another one.
+func (m *Manager) isOwnReply(ev *EventObject) bool {
+	n := len(ev.AuditLog)
+	return n >= 2 && ev.AuditLog[0].Location == m.cfg.Location && ev.AuditLog[n-1].Location != m.cfg.Location
+}
+
+// reclaimReply deals with a reply that arrived on the Location topic with no
+// local waiter. done reports whether it was dealt with; ok whether that
+// succeeded.
+func (m *Manager) reclaimReply(msg *kafka.Message, ev *EventObject) (done, ok bool) {
+	switch kind, sent := m.sent.lookup(ev.CorrelationID); {
+	case sent && kind == sentByRequest:
+		m.lateReply(ev)
+		return true, true
+	case sent:
+		return false, false // sent with Produce: store or route it as usual
+	}
+	// Another instance of this service sent it: forward it, once, to the
+	// reply topic that every instance reads.
+	fwd := &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &m.cfg.ReplyTopic, Partition: kafka.PartitionAny},
+		Key:            msg.Key,
+		Value:          msg.Value,
+		Headers:        append(append([]kafka.Header(nil), msg.Headers...), kafka.Header{Key: HeaderForwarded, Value: []byte(m.cfg.Location)}),
+	}
+	if err := m.produceUntilDone(fwd); err != nil {
+		return true, false
+	}
+	m.stats.forwarded.Add(1)
+	return true, true
+}
+
+func (m *Manager) lateReply(ev *EventObject) {
+	m.stats.lateReplies.Add(1)
+	m.log.Info("kafka-broker: late reply", "correlation_id", ev.CorrelationID, "event", ev.Event)
+	if m.opts.lateReply != nil {
+		m.opts.lateReply(ev)
+	}
+}
+
+// runHandler runs the routed handler with retries and exponential backoff.
+func (m *Manager) runHandler(r *EventRouter, ev *EventObject) (int, error) {
+	h, ok := r.Match(ev.Event)
+	if !ok {
+		m.stats.noRoute.Add(1)
+		return 0, Permanent(fmt.Errorf("%w %q", ErrNoRoute, ev.Event))
+	}
+	ctx := m.handlerCtx
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = m.cfg.InitialBackoff
+	b.MaxInterval = m.cfg.MaxBackoff
+	attempts := 0
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		attempts++
+		if attempts > 1 {
+			m.stats.retries.Add(1)
+		}
+		err := m.callHandler(ctx, h, ev.Clone())
+		if err == nil {
+			return struct{}{}, nil
+		}
+		m.stats.handlerErrors.Add(1)
+		if IsPermanent(err) || errors.Is(err, ErrReplyTopicNotAllowed) {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		m.log.Debug("kafka-broker: handler failed", "event", ev.Event, "attempt", attempts, "error", err)
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxTries(uint(m.cfg.MaxAttempts)), backoff.WithMaxElapsedTime(0))
+	return attempts, err
+}
+
+// callHandler runs h, turning a panic into an error.
+func (m *Manager) callHandler(ctx context.Context, h HandlerFunc, ev *EventObject) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			m.stats.panics.Add(1)
+			m.log.Error("kafka-broker: handler panicked", "event", ev.Event, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("kafka-broker: handler for %q panicked: %v", ev.Event, p)
+		}
+	}()
+	return h(ctx, ev)
+}
+
+// Dead-letter headers, named like Spring Kafka's.
+const (
+	HeaderDLTError             = "kafka_dlt-exception-message"
+	HeaderDLTErrorKind         = "kafka_dlt-exception-kind"
+	HeaderDLTOriginalTopic     = "kafka_dlt-original-topic"
+	HeaderDLTOriginalPartition = "kafka_dlt-original-partition"
+	HeaderDLTOriginalOffset    = "kafka_dlt-original-offset"
+	HeaderDLTAttempts          = "kafka_dlt-attempts"
+)
+
+// deadLetter writes msg with the reason to the dead-letter topic. It reports
+// false only when shutting down before the write succeeded.
+func (m *Manager) deadLetter(msg *kafka.Message, cause error, kind string, attempts int) bool {
+	if m.cfg.DisableDeadLetter {
+		return true
+	}
+	tp := msg.TopicPartition
+	headers := append([]kafka.Header(nil), msg.Headers...)
+	headers = append(headers,
+		kafka.Header{Key: HeaderDLTError, Value: []byte(cause.Error())},
+		kafka.Header{Key: HeaderDLTErrorKind, Value: []byte(kind)},
+		kafka.Header{Key: HeaderDLTOriginalTopic, Value: []byte(*tp.Topic)},
+		kafka.Header{Key: HeaderDLTOriginalPartition, Value: []byte(strconv.Itoa(int(tp.Partition)))},
+		kafka.Header{Key: HeaderDLTOriginalOffset, Value: []byte(strconv.FormatInt(int64(tp.Offset), 10))},
+		kafka.Header{Key: HeaderDLTAttempts, Value: []byte(strconv.Itoa(attempts))},
+	)
+	dlq := &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &m.cfg.DeadLetterTopic, Partition: kafka.PartitionAny},
+		Key:            msg.Key,
+		Value:          msg.Value,
+		Headers:        headers,
+	}
+	if err := m.produceUntilDone(dlq); err != nil {
+		return false
+	}
+	m.stats.deadLettered.Add(1)
+	return true
+}
+
+// produceUntilDone produces msg, retrying failures with backoff until it is
+// acknowledged or the manager gives up on handlers.
+func (m *Manager) produceUntilDone(msg *kafka.Message) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	_, err := backoff.Retry(m.handlerCtx, func() (struct{}, error) {
+		cp := *msg
+		err := m.produce(m.handlerCtx, &cp)
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				return struct{}{}, backoff.Permanent(err)
+			}
+			m.log.Warn("kafka-broker: write failed, retrying", "topic", *msg.TopicPartition.Topic, "error", err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+	return err
+}

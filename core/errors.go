@@ -1,0 +1,102 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNoRoute is returned by EventRouter.ExecuteEvent when no bind matches
+	// the event's routing key.
+	ErrNoRoute = errors.New("kafka-broker: no route for event")
+
+	// ErrClosed is returned by calls on a Manager that is closed or closing.
+	ErrClosed = errors.New("kafka-broker: manager closed")
+
+	// ErrReplyTimeout is returned by Request when no reply came before the
+	// deadline. errors.Is(err, context.DeadlineExceeded) is also true for it.
+	ErrReplyTimeout error = replyTimeoutError{}
+
+	// ErrNotStarted is returned by Request when InitConsumer has not run, so no
+	// reply could be received.
+	ErrNotStarted = errors.New("kafka-broker: consumer not started (call InitConsumer)")
+
+	// ErrTooManyPending is returned by Request when Config.MaxPendingRequests
+	// requests already await replies.
+	ErrTooManyPending = errors.New("kafka-broker: too many pending requests")
+
+	// ErrReplyTopicNotAllowed is returned by Reply when the request names a reply
+	// topic that the allow-list does not permit.
+	ErrReplyTopicNotAllowed = errors.New("kafka-broker: reply topic not allowed")
+
+	// ErrNoReplyAddress is returned by Reply when the request has neither a
+	// reply-topic header nor an audit entry naming its sender.
+	ErrNoReplyAddress = errors.New("kafka-broker: request carries no reply address")
+)
+
+type replyTimeoutError struct{}
+
+func (replyTimeoutError) Error() string { return "kafka-broker: timed out waiting for reply" }
+
+// Is makes errors.Is(ErrReplyTimeout, context.DeadlineExceeded) true.
+func (replyTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// Timeout reports true, like net.Error.
+func (replyTimeoutError) Timeout() bool { return true }
+
+// PermanentError marks a handler error that must not be retried; the event goes
+// to the dead-letter topic at once. Wrap with Permanent.
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent marks err as not worth retrying. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	var p *PermanentError
+	if errors.As(err, &p) {
+		return err
+	}
+	return &PermanentError{Err: err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// MalformedError says why a consumed record could not be decoded into an
+// EventObject. Kind is one of the Malformed* constants.
+type MalformedError struct {
+	Kind string
+	Err  error
+}
+
+// Kinds of malformed records.
+const (
+	MalformedNotJSON    = "not_json"
+	MalformedNotObject  = "not_object"
+	MalformedFieldType  = "field_type"
+	MalformedTooLarge   = "too_large"
+	MalformedEmptyEvent = "empty_event"
+)
+
+func (e *MalformedError) Error() string {
+	return fmt.Sprintf("kafka-broker: malformed record (%s): %v", e.Kind, e.Err)
+}
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// ConfigError names the configuration field that is invalid.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("kafka-broker: config: %s: %s", e.Field, e.Reason)
+}

@@ -1,0 +1,131 @@
+package core
+
+import (
+	"errors"
+	"sync"
+)
+
+// pendingRequests holds the waiters of Request calls by correlation ID.
+type pendingRequests struct {
+	max int
+	mu  sync.Mutex
+	m   map[string]chan *EventObject
+}
+
+func newPendingRequests(max int) *pendingRequests {
+	return &pendingRequests{max: max, m: make(map[string]chan *EventObject)}
+}
+
+var errDuplicateRequest = errors.New("a request with this correlation ID is already pending")
+
+func (p *pendingRequests) add(id string) (chan *EventObject, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.max > 0 && len(p.m) >= p.max {
+		return nil, ErrTooManyPending
+	}
+	if _, ok := p.m[id]; ok {
+		return nil, errDuplicateRequest
+	}
+	ch := make(chan *EventObject, 1)
+	p.m[id] = ch
+	return ch, nil
+}
+
+// deliver hands ev to the request awaiting its correlation ID.
+func (p *pendingRequests) deliver(ev *EventObject) bool {
+	p.mu.Lock()
+	ch, ok := p.m[ev.CorrelationID]
+	if ok {
+		delete(p.m, ev.CorrelationID)
+	}
+	p.mu.Unlock()
+	if ok {
+		ch <- ev
+	}
+	return ok
+}
+
+func (p *pendingRequests) has(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.m[id]
+	return ok
+}
+
+// remove forgets the waiter; when a reply was delivered meanwhile it is returned.
+func (p *pendingRequests) remove(id string, ch chan *EventObject) (*EventObject, bool) {
+	p.mu.Lock()
+	if cur, ok := p.m[id]; ok && cur == ch {
+		delete(p.m, id)
+	}
+	p.mu.Unlock()
+	select {
+	case ev := <-ch:
+		return ev, ev != nil
+	default:
+		return nil, false
+	}
+}
+
+func (p *pendingRequests) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m)
+}
+
+// closeAll ends every waiter with a nil reply (ErrClosed).
+func (p *pendingRequests) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, ch := range p.m {
+		ch <- nil
+		delete(p.m, id)
+	}
+}
+
+type sentKind uint8
+
+const (
+	sentByProduce sentKind = iota + 1
+	sentByRequest
+)
+
+// sentIDsCapacity bounds the memory of correlation IDs this instance sent.
+const sentIDsCapacity = 1 << 16
+
+// sentIDs remembers the correlation IDs this instance sent recently, oldest
+// forgotten first. It tells a late reply to this instance from a reply meant
+// for another instance of the same service.
+type sentIDs struct {
+	mu   sync.Mutex
+	m    map[string]sentKind
+	ring []string
+	next int
+}
+
+func newSentIDs(n int) *sentIDs {
+	return &sentIDs{m: make(map[string]sentKind, n), ring: make([]string, n)}
+}
+
+func (s *sentIDs) add(id string, k sentKind) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[id]; ok {
+		s.m[id] = k
+		return
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.m, old)
+	}
+	s.ring[s.next] = id
+	s.next = (s.next + 1) % len(s.ring)
+	s.m[id] = k
+}
+
+func (s *sentIDs) lookup(id string) (sentKind, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.m[id]
+	return k, ok
+}

@@ -1,0 +1,122 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/google/uuid"
+)
+
+// replyConsumer reads every partition of the reply topic without group
+// membership, from the end as it was when InitConsumer ran, and hands each
+// reply to the Request (or ConsumerStorage.Consume) awaiting it. Replies for
+// other instances of the service are skipped. Nothing is committed.
+type replyConsumer struct {
+	m    *Manager
+	c    *kafka.Consumer
+	stop chan struct{}
+	done chan struct{}
+}
+
+func (m *Manager) newReplyConsumer() (*replyConsumer, error) {
+	cc := m.clientConfig(kafka.ConfigMap{
+		// Required by confluent-kafka-go; never used to join a group.
+		"group.id":               m.cfg.GroupID + ".replies." + uuid.NewString(),
+		"enable.auto.commit":     false,
+		"auto.offset.reset":      "latest",
+		"fetch.wait.max.ms":      100,
+		"go.logs.channel.enable": false,
+	})
+	c, err := kafka.NewConsumer(cc)
+	if err != nil {
+		return nil, fmt.Errorf("kafka-broker: create reply consumer: %w", err)
+	}
+	return &replyConsumer{m: m, c: c, stop: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// position assigns all partitions of the reply topic at their high
+// watermarks, so every reply produced after it returns is read.
+func (r *replyConsumer) position(ctx context.Context) error {
+	topic := r.m.cfg.ReplyTopic
+	md, err := r.c.GetMetadata(&topic, false, timeoutMs(ctx, 10*time.Second))
+	if err != nil {
+		if ctx.Err() != nil {
+			return r.m.ctxError("read reply topic metadata", ctx.Err())
+		}
+		return fmt.Errorf("kafka-broker: read metadata of %s: %w", topic, err)
+	}
+	tm, ok := md.Topics[topic]
+	if !ok || len(tm.Partitions) == 0 {
+		return fmt.Errorf("kafka-broker: reply topic %s has no partitions (%v)", topic, tm.Error)
+	}
+	tps := make([]kafka.TopicPartition, 0, len(tm.Partitions))
+	for _, p := range tm.Partitions {
+		_, high, err := r.c.QueryWatermarkOffsets(topic, p.ID, timeoutMs(ctx, 10*time.Second))
+		if err != nil {
+			if ctx.Err() != nil {
+				return r.m.ctxError("position reply consumer", ctx.Err())
+			}
+			return fmt.Errorf("kafka-broker: watermarks of %s/%d: %w", topic, p.ID, err)
+		}
+		tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.Offset(high)})
+	}
+	if err := r.c.Assign(tps); err != nil {
+		return fmt.Errorf("kafka-broker: assign %s: %w", topic, err)
+	}
+	go r.poll()
+	return nil
+}
+
+func (r *replyConsumer) poll() {
+	defer close(r.done)
+	for {
+		select {
+		case <-r.stop:
+			return
+		default:
+		}
+		switch e := r.c.Poll(100).(type) {
+		case *kafka.Message:
+			if e.TopicPartition.Error == nil {
+				r.m.handleReply(e)
+			}
+		case kafka.Error:
+			if e.Code() != kafka.ErrAllBrokersDown && e.Code() != kafka.ErrTransport {
+				r.m.log.Warn("kafka-broker: reply consumer error", "error", e)
+			}
+		}
+	}
+}
+
+func (r *replyConsumer) close() {
+	close(r.stop)
+	<-r.done
+	if err := r.c.Close(); err != nil {
+		r.m.log.Warn("kafka-broker: close reply consumer", "error", err)
+	}
+}
+
+// handleReply dispatches a record of the reply topic.
+func (m *Manager) handleReply(msg *kafka.Message) {
+	ev, err := decodeRecord(msg, m.cfg.MaxRecordBytes)
+	if err != nil {
+		m.log.Warn("kafka-broker: malformed reply skipped", "topic", m.cfg.ReplyTopic,
+			"partition", msg.TopicPartition.Partition, "offset", int64(msg.TopicPartition.Offset), "error", err)
+		return
+	}
+	if m.takeReply(ev) {
+		return
+	}
+	switch kind, sent := m.sent.lookup(ev.CorrelationID); {
+	case sent && kind == sentByRequest:
+		m.lateReply(ev)
+	case sent:
+		// Sent with Produce by this instance, awaited with
+		// ConsumerStorage.Consume later: keep it there.
+		m.storage.put(ev)
+		m.stats.stored.Add(1)
+	}
+	// Otherwise it belongs to another instance.
+}
