@@ -6,9 +6,9 @@ import "log/slog"
 type Option interface{ apply(*options) }
 
 type options struct {
-	logger      *slog.Logger
-	lateReply   func(*EventObject)
-	onEvict     func(*EventObject)
+	logger    *slog.Logger
+	lateReply func(*EventObject)
+	onEvict   func(*EventObject)
 }
 
 type optionFunc func(*options)

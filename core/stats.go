@@ -4,9 +4,9 @@ import "sync/atomic"
 
 type counters struct {
 	produced, requests, replies, timeouts, lateReplies, forwarded atomic.Uint64
-	consumed, handled, handlerErrors, retries, deadLettered        atomic.Uint64
-	panics, noRoute, stored, storageEvicted                        atomic.Uint64
-	malformed                                                      [5]atomic.Uint64
+	consumed, handled, handlerErrors, retries, deadLettered       atomic.Uint64
+	panics, noRoute, stored, storageEvicted                       atomic.Uint64
+	malformed                                                     [5]atomic.Uint64
 }
 
 // Stats is a snapshot of a Manager's counters since it was created.
