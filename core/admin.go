@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,12 +16,9 @@ func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
 	if m.cfg.DisableTopicCreation {
 		return nil
 	}
-	md, err := m.admin.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
+	md, err := m.metadata(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return m.ctxError("read metadata", ctx.Err())
-		}
-		return fmt.Errorf("kafka-broker: read metadata (brokers %s): %w", m.cfg.BootstrapServers, err)
+		return err
 	}
 	var specs []kafka.TopicSpecification
 	seen := map[string]bool{}
@@ -70,4 +68,28 @@ func timeoutMs(ctx context.Context, def time.Duration) int {
 		d = time.Millisecond
 	}
 	return int(d / time.Millisecond)
+}
+
+// metadata reads the cluster's metadata, retrying while the brokers cannot be
+// reached, until ctx ends.
+func (m *Manager) metadata(ctx context.Context) (*kafka.Metadata, error) {
+	for {
+		md, err := m.admin.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
+		if err == nil {
+			return md, nil
+		}
+		var kerr kafka.Error
+		retriable := errors.As(err, &kerr) && (kerr.Code() == kafka.ErrTransport ||
+			kerr.Code() == kafka.ErrAllBrokersDown || kerr.Code() == kafka.ErrTimedOut || kerr.IsRetriable())
+		if !retriable {
+			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s): %w", m.cfg.BootstrapServers, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s, last error: %v): %w", m.cfg.BootstrapServers, err, ctx.Err())
+		case <-m.closing:
+			return nil, ErrClosed
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

@@ -45,7 +45,6 @@ func (m *Manager) newGroupConsumer() (*groupConsumer, error) {
 		"enable.auto.offset.store": false,
 		"auto.commit.interval.ms":  1000,
 		"fetch.wait.max.ms":        100,
-		"go.logs.channel.enable":   false,
 	})
 	c, err := kafka.NewConsumer(cc)
 	if err != nil {

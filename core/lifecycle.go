@@ -148,5 +148,6 @@ func (m *Manager) closeProducer(ctx context.Context) error {
 	m.admin.Close()
 	m.producer.Close()
 	<-m.prodDone
+	m.stopLogs()
 	return err
 }

@@ -50,6 +50,8 @@ type Manager struct {
 	prodMu     sync.RWMutex // write-held while the producer closes
 	prodClosed chan struct{}
 	prodDone   chan struct{} // delivery-report loop ended
+	logs       chan kafka.LogEvent
+	logsDone   chan struct{}
 
 	pending *pendingRequests
 	sent    *sentIDs
@@ -94,7 +96,10 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		prodClosed: make(chan struct{}),
 		prodDone:   make(chan struct{}),
 		closing:    make(chan struct{}),
+		logs:       make(chan kafka.LogEvent, 256),
+		logsDone:   make(chan struct{}),
 	}
+	go m.forwardLogs()
 	m.storage = newConsumerStorage(cfg.StorageMaxEvents, cfg.StorageMaxAge, m.log, func(ev *EventObject) {
 		m.stats.storageEvicted.Add(1)
 		if o.onEvict != nil {
@@ -108,16 +113,17 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		"acks":                      "all",
 		"linger.ms":                 1,
 		"go.delivery.report.fields": "none",
-		"go.logs.channel.enable":    false,
 	})
 	p, err := kafka.NewProducer(pc)
 	if err != nil {
+		m.stopLogs()
 		return nil, fmt.Errorf("kafka-broker: create producer: %w", err)
 	}
 	m.producer = p
 	a, err := kafka.NewAdminClientFromProducer(p)
 	if err != nil {
 		p.Close()
+		m.stopLogs()
 		return nil, fmt.Errorf("kafka-broker: create admin client: %w", err)
 	}
 	m.admin = a
@@ -128,7 +134,11 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 // clientConfig merges the library's defaults for a client with the user's
 // Kafka properties, which win.
 func (m *Manager) clientConfig(defaults kafka.ConfigMap) *kafka.ConfigMap {
-	c := kafka.ConfigMap{"bootstrap.servers": m.cfg.BootstrapServers}
+	c := kafka.ConfigMap{
+		"bootstrap.servers":      m.cfg.BootstrapServers,
+		"go.logs.channel.enable": true,
+		"go.logs.channel":        m.logs,
+	}
 	for k, v := range defaults {
 		c[k] = v
 	}
@@ -421,4 +431,26 @@ func parsePartition(b []byte) int32 {
 		return -1
 	}
 	return int32(n)
+}
+
+// forwardLogs writes librdkafka's logs to the logger: syslog levels 0-3 as
+// errors, 4 as warnings, the rest (mostly connection chatter) as debug.
+func (m *Manager) forwardLogs() {
+	defer close(m.logsDone)
+	for e := range m.logs {
+		level := slog.LevelDebug
+		switch {
+		case e.Level <= 3:
+			level = slog.LevelError
+		case e.Level == 4:
+			level = slog.LevelWarn
+		}
+		m.log.Log(context.Background(), level, "librdkafka: "+e.Message, "client", e.Name, "tag", e.Tag)
+	}
+}
+
+// stopLogs ends forwardLogs once no client can log any more.
+func (m *Manager) stopLogs() {
+	close(m.logs)
+	<-m.logsDone
 }

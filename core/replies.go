@@ -23,11 +23,10 @@ type replyConsumer struct {
 func (m *Manager) newReplyConsumer() (*replyConsumer, error) {
 	cc := m.clientConfig(kafka.ConfigMap{
 		// Required by confluent-kafka-go; never used to join a group.
-		"group.id":               m.cfg.GroupID + ".replies." + uuid.NewString(),
-		"enable.auto.commit":     false,
-		"auto.offset.reset":      "latest",
-		"fetch.wait.max.ms":      100,
-		"go.logs.channel.enable": false,
+		"group.id":           m.cfg.GroupID + ".replies." + uuid.NewString(),
+		"enable.auto.commit": false,
+		"auto.offset.reset":  "latest",
+		"fetch.wait.max.ms":  100,
 	})
 	c, err := kafka.NewConsumer(cc)
 	if err != nil {

@@ -1,0 +1,465 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kafka-broker/kafka-broker-go/core"
+)
+
+// routed starts a manager whose router binds "job.<name>" handlers.
+func routed(t *testing.T, cfg core.Config, handlers map[string]core.HandlerFunc) *core.Manager {
+	t.Helper()
+	m := startManager(t, cfg)
+	r := core.NewEventRouter(cfg.Location)
+	job := core.NewEventRouter("job")
+	for name, h := range handlers {
+		job.BindEvent(name, h)
+	}
+	r.IncludeBinder(job)
+	m.SetRouter(r)
+	return m
+}
+
+func produce(t *testing.T, m *core.Manager, topic, event string, data any) *core.EventObject {
+	t.Helper()
+	ev, err := core.NewEventObject(event, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Produce(ctxTimeout(t, 30*time.Second), topic, ev); err != nil {
+		t.Fatalf("Produce: %v", err)
+	}
+	return ev
+}
+
+func TestMalformedRecordsDeadLettered(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxRecordBytes = 1024
+	handled := make(chan string, 1)
+	m := routed(t, cfg, map[string]core.HandlerFunc{
+		"ok": func(_ context.Context, ev *core.EventObject) error { handled <- ev.CorrelationID; return nil },
+	})
+	bad := []struct{ kind, value string }{
+		{core.MalformedNotJSON, "this is not json"},
+		{core.MalformedNotObject, `[1, 2, 3]`},
+		{core.MalformedFieldType, `{"correlation_id": "x", "event": 5}`},
+		{core.MalformedTooLarge, `{"event": "job.ok", "data": {"pad": "` + strings.Repeat("x", 2048) + `"}}`},
+		{core.MalformedEmptyEvent, `{"correlation_id": "y", "event": ""}`},
+	}
+	for _, b := range bad {
+		rawProduce(t, cfg.Location, []byte(b.kind), []byte(b.value))
+	}
+	good := produceTo(t, m, cfg.Location, "job.ok")
+	select {
+	case id := <-handled:
+		if id != good.CorrelationID {
+			t.Fatalf("handled %s, want %s", id, good.CorrelationID)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("valid record after malformed ones was not handled")
+	}
+	dlq := readTopic(t, m.Config().DeadLetterTopic, len(bad), 60*time.Second)
+	kinds := map[string]bool{}
+	for _, r := range dlq {
+		kinds[header(r, core.HeaderDLTErrorKind)] = true
+		if header(r, core.HeaderDLTOriginalTopic) != cfg.Location || header(r, core.HeaderDLTError) == "" {
+			t.Errorf("DLQ headers: %v", r.Headers)
+		}
+		if string(r.Key) != header(r, core.HeaderDLTErrorKind) {
+			t.Errorf("DLQ record key %q has kind %q", r.Key, header(r, core.HeaderDLTErrorKind))
+		}
+	}
+	st := m.Stats()
+	for _, b := range bad {
+		if !kinds[b.kind] {
+			t.Errorf("no DLQ record of kind %s", b.kind)
+		}
+		if st.Malformed[b.kind] != 1 {
+			t.Errorf("Malformed[%s] = %d, want 1", b.kind, st.Malformed[b.kind])
+		}
+	}
+}
+
+// produceTo produces an event with a unique payload.
+func produceTo(t *testing.T, m *core.Manager, topic, event string) *core.EventObject {
+	return produce(t, m, topic, event, map[string]string{"at": time.Now().String()})
+}
+
+func TestHandlerRetriedThenSucceeds(t *testing.T) {
+	cfg := testConfig(t)
+	var calls atomic.Int32
+	done := make(chan struct{})
+	m := routed(t, cfg, map[string]core.HandlerFunc{
+		"flaky": func(context.Context, *core.EventObject) error {
+			if calls.Add(1) <= 2 {
+				return errors.New("transient")
+			}
+			close(done)
+			return nil
+		},
+	})
+	produceTo(t, m, cfg.Location, "job.flaky")
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("handler never succeeded")
+	}
+	// The success is counted after the handler returns.
+	waitFor(t, func() bool { return m.Stats().Handled == 1 })
+	st := m.Stats()
+	if calls.Load() != 3 || st.Retries != 2 || st.DeadLettered != 0 {
+		t.Fatalf("calls %d retries %d dead-lettered %d", calls.Load(), st.Retries, st.DeadLettered)
+	}
+}
+
+func TestHandlerFailuresDeadLettered(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxAttempts = 3
+	var calls sync.Map
+	count := func(name string) int32 {
+		v, _ := calls.LoadOrStore(name, new(atomic.Int32))
+		return v.(*atomic.Int32).Add(1)
+	}
+	after := make(chan struct{})
+	m := routed(t, cfg, map[string]core.HandlerFunc{
+		"fail":  func(context.Context, *core.EventObject) error { count("fail"); return errors.New("always broken") },
+		"panic": func(context.Context, *core.EventObject) error { count("panic"); panic("handler exploded") },
+		"permanent": func(context.Context, *core.EventObject) error {
+			count("permanent")
+			return core.Permanent(errors.New("bad request"))
+		},
+		"after": func(context.Context, *core.EventObject) error { close(after); return nil },
+	})
+	fail := produceTo(t, m, cfg.Location, "job.fail")
+	pan := produceTo(t, m, cfg.Location, "job.panic")
+	perm := produceTo(t, m, cfg.Location, "job.permanent")
+	noRoute := produceTo(t, m, cfg.Location, "job.unknown")
+	produceTo(t, m, cfg.Location, "job.after")
+	select {
+	case <-after:
+	case <-time.After(60 * time.Second):
+		t.Fatal("consumer stopped after failing handlers")
+	}
+	want := map[string]struct {
+		attempts string
+		errSub   string
+	}{
+		fail.CorrelationID:    {"3", "always broken"},
+		pan.CorrelationID:     {"3", "panicked: handler exploded"},
+		perm.CorrelationID:    {"1", "bad request"},
+		noRoute.CorrelationID: {"0", "no route"},
+	}
+	for _, r := range readTopic(t, m.Config().DeadLetterTopic, len(want), 60*time.Second) {
+		w, ok := want[string(r.Key)]
+		if !ok {
+			t.Errorf("unexpected DLQ record %s", r.Key)
+			continue
+		}
+		if got := header(r, core.HeaderDLTAttempts); got != w.attempts {
+			t.Errorf("%s: attempts %s, want %s", r.Key, got, w.attempts)
+		}
+		if got := header(r, core.HeaderDLTError); !strings.Contains(got, w.errSub) {
+			t.Errorf("%s: error %q, want %q", r.Key, got, w.errSub)
+		}
+		if header(r, core.HeaderDLTOriginalTopic) != cfg.Location || header(r, core.HeaderDLTOriginalOffset) == "" ||
+			header(r, core.HeaderDLTOriginalPartition) == "" || header(r, core.HeaderCorrelationID) != string(r.Key) {
+			t.Errorf("%s: headers %v", r.Key, r.Headers)
+		}
+		delete(want, string(r.Key))
+	}
+	if n, _ := calls.Load("permanent"); n.(*atomic.Int32).Load() != 1 {
+		t.Errorf("permanent error retried")
+	}
+	if st := m.Stats(); st.Panics != 3 || st.NoRoute != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestOrderKeptWithinPartition(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Workers = 4
+	const n = 300
+	var mu sync.Mutex
+	seen := map[int32][]int{}
+	done := make(chan struct{})
+	total := 0
+	m := routed(t, cfg, map[string]core.HandlerFunc{
+		"seq": func(_ context.Context, ev *core.EventObject) error {
+			var d struct{ P, I int }
+			if err := ev.Decode(&d); err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			seen[int32(d.P)] = append(seen[int32(d.P)], d.I)
+			total++
+			if total == n {
+				close(done)
+			}
+			return nil
+		},
+	})
+	_ = m
+	var recs []rawRecord
+	for i := 0; i < n; i++ {
+		p := int32(i % 3)
+		ev, _ := core.NewEventObject("job.seq", map[string]int{"p": int(p), "i": i})
+		b, _ := ev.MarshalJSON()
+		recs = append(recs, rawRecord{partition: p, key: []byte(ev.CorrelationID), value: b})
+	}
+	rawProduceAll(t, cfg.Location, recs)
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		t.Fatalf("handled %d of %d", total, n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for p, seq := range seen {
+		for i := 1; i < len(seq); i++ {
+			if seq[i] <= seq[i-1] {
+				t.Fatalf("partition %d out of order: %v", p, seq)
+			}
+		}
+	}
+}
+
+func TestCloseFailsWaitingRequests(t *testing.T) {
+	cfg := testConfig(t)
+	m := newManager(t, cfg)
+	if err := m.InitConsumer(ctxTimeout(t, 60*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	nobody := testConfig(t).Location
+	const n = 10
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			ev, _ := core.NewEventObject("x.y", nil)
+			_, err := m.Request(context.Background(), nobody, ev)
+			errs <- err
+		}()
+	}
+	waitFor(t, func() bool { return m.Stats().Pending == n })
+	if err := m.Close(ctxTimeout(t, 30*time.Second)); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, core.ErrClosed) {
+				t.Fatalf("err = %v, want ErrClosed", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a request still hangs after Close")
+		}
+	}
+	ev, _ := core.NewEventObject("x.y", nil)
+	if err := m.Produce(context.Background(), nobody, ev); !errors.Is(err, core.ErrClosed) {
+		t.Fatalf("Produce after Close = %v", err)
+	}
+	if _, err := m.Request(context.Background(), nobody, ev); !errors.Is(err, core.ErrClosed) {
+		t.Fatalf("Request after Close = %v", err)
+	}
+	if err := m.InitConsumer(context.Background()); !errors.Is(err, core.ErrClosed) {
+		t.Fatalf("InitConsumer after Close = %v", err)
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+}
+
+// TestCloseDrainsInFlight: Close lets started handlers finish, commits what
+// was handled and leaves the rest for the next member of the group.
+func TestCloseDrainsInFlight(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.TopicPartitions = 8
+	cfg.Workers = 8
+	const n = 200
+	var mu sync.Mutex
+	handled := map[string]int{}
+	started := make(chan struct{}, n)
+	gate := make(chan struct{})
+	handler := func(_ context.Context, ev *core.EventObject) error {
+		started <- struct{}{}
+		<-gate
+		mu.Lock()
+		handled[ev.CorrelationID]++
+		mu.Unlock()
+		return nil
+	}
+	first, err := core.NewManager(cfg, core.WithLogger(testLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := core.NewEventRouter("r")
+	r.BindEvent("work", handler)
+	first.SetRouter(r)
+	if err := first.InitConsumer(ctxTimeout(t, 60*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = produceTo(t, first, cfg.Location, "work").CorrelationID
+	}
+	for i := 0; i < 4; i++ { // some handlers are in flight
+		<-started
+	}
+	closed := make(chan error)
+	go func() { closed <- first.Close(ctxTimeout(t, 60*time.Second)) }()
+	waitFor(t, func() bool { return !first.Ready() })
+	close(gate)
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	mu.Lock()
+	afterFirst := len(handled)
+	mu.Unlock()
+	if afterFirst < 4 {
+		t.Fatalf("only %d handled by the first manager; in-flight handlers were not finished", afterFirst)
+	}
+
+	// A new member of the same group gets everything not committed.
+	second := startManager(t, cfg)
+	second.SetRouter(r)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		mu.Lock()
+		got := len(handled)
+		mu.Unlock()
+		if got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("handled %d distinct events, want %d", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	dups := 0
+	for _, id := range ids {
+		if handled[id] > 1 {
+			dups++
+		}
+	}
+	t.Logf("first manager handled %d, duplicates after restart: %d", afterFirst, dups)
+}
+
+func TestBadInput(t *testing.T) {
+	cfg := testConfig(t)
+	m := newManager(t, cfg)
+	ctx := ctxTimeout(t, 30*time.Second)
+	if err := m.Produce(ctx, cfg.Location, nil); err == nil {
+		t.Error("Produce(nil) succeeded")
+	}
+	ev, _ := core.NewEventObject("a", nil)
+	if err := m.Produce(ctx, "bad topic!", ev); err == nil {
+		t.Error("Produce to an invalid topic succeeded")
+	}
+	if _, err := m.Request(ctx, cfg.Location, ev); !errors.Is(err, core.ErrNotStarted) {
+		t.Errorf("Request before InitConsumer = %v, want ErrNotStarted", err)
+	}
+	broken := &core.EventObject{CorrelationID: "x", Event: "a", Data: []byte(`{"unterminated`)}
+	if err := m.Produce(ctx, cfg.Location, broken); err == nil || !strings.Contains(err.Error(), "not valid JSON") {
+		t.Errorf("Produce of invalid data = %v", err)
+	}
+	if err := m.Reply(ctx, &core.EventObject{CorrelationID: "x", Event: "a"}, nil); !errors.Is(err, core.ErrNoReplyAddress) {
+		t.Errorf("Reply without address = %v", err)
+	}
+	if err := m.Reply(ctx, ev, make(chan int)); err == nil {
+		t.Error("Reply with unencodable data succeeded")
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name  string
+		cfg   core.Config
+		field string
+	}{
+		{"no servers", core.Config{Location: "a"}, "BootstrapServers"},
+		{"no location", core.Config{BootstrapServers: "x:1"}, "Location"},
+		{"bad location", core.Config{BootstrapServers: "x:1", Location: "a b"}, "Location"},
+		{"bad reply topic", core.Config{BootstrapServers: "x:1", Location: "a", ReplyTopic: "r/1"}, "ReplyTopic"},
+		{"negative timeout", core.Config{BootstrapServers: "x:1", Location: "a", RequestTimeout: -1}, "RequestTimeout"},
+		{"negative workers", core.Config{BootstrapServers: "x:1", Location: "a", Workers: -2}, "Workers"},
+		{"bad allow-list", core.Config{BootstrapServers: "x:1", Location: "a", ReplyTopicAllowList: []string{""}}, "ReplyTopicAllowList"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := core.NewManager(tt.cfg)
+			var ce *core.ConfigError
+			if !errors.As(err, &ce) || ce.Field != tt.field || !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("err = %v, want a ConfigError naming %s", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	t.Setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+	t.Setenv("KAFKA_LOCATION", "orders")
+	t.Setenv("KAFKA_GROUP_ID", "orders-g")
+	t.Setenv("KAFKA_REQUEST_TIMEOUT", "7s")
+	t.Setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+	t.Setenv("KAFKA_PROP_SSL_CA_LOCATION", "/etc/ca.pem")
+	cfg, err := core.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BootstrapServers != "127.0.0.1:9092" || cfg.Location != "orders" || cfg.GroupID != "orders-g" ||
+		cfg.RequestTimeout != 7*time.Second || cfg.Kafka["security.protocol"] != "SASL_SSL" ||
+		cfg.Kafka["ssl.ca.location"] != "/etc/ca.pem" {
+		t.Fatalf("cfg = %+v", cfg)
+	}
+	t.Setenv("KAFKA_REQUEST_TIMEOUT", "soon")
+	if _, err := core.ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "KAFKA_REQUEST_TIMEOUT") {
+		t.Fatalf("bad duration: %v", err)
+	}
+	t.Setenv("KAFKA_REQUEST_TIMEOUT", "")
+	t.Setenv("KAFKA_LOCATION", "")
+	if _, err := core.ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "KAFKA_LOCATION") {
+		t.Fatalf("missing location: %v", err)
+	}
+}
+
+func TestUnreachableBroker(t *testing.T) {
+	cfg := core.Config{BootstrapServers: "127.0.0.1:1", Location: "nowhere"}
+	m, err := core.NewManager(cfg, core.WithLogger(testLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(ctxTimeout(t, 10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err = m.InitConsumer(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("InitConsumer = %v, want a deadline error naming the broker", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	ev, _ := core.NewEventObject("a", nil)
+	err = m.Produce(ctx2, "nowhere", ev)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("Produce = %v, want a deadline error naming the broker", err)
+	}
+}
+
+// waitFor polls cond until it holds, for state that has no signal to wait on.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never held")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,61 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Health is a point-in-time view of a Manager, for readiness probes.
+type Health struct {
+	// ConsumerAssigned: the Location consumer has received its assignment.
+	ConsumerAssigned bool `json:"consumer_assigned"`
+	// ReplyPositioned: the reply consumer is positioned on the reply topic.
+	ReplyPositioned bool `json:"reply_positioned"`
+	// BrokerReachable: a metadata request through the producer succeeded.
+	BrokerReachable bool `json:"broker_reachable"`
+	// Closed: Close has begun.
+	Closed bool `json:"closed"`
+	// PendingRequests awaiting replies.
+	PendingRequests int `json:"pending_requests"`
+	// Error says why the manager is not ready, if it is not.
+	Error string `json:"error,omitempty"`
+}
+
+// Ready reports whether the manager can serve requests.
+func (h Health) Ready() bool {
+	return h.ConsumerAssigned && h.ReplyPositioned && h.BrokerReachable && !h.Closed
+}
+
+// Health checks the consumer's assignment, the reply consumer's position and
+// that the broker answers a metadata request (bounded by ctx, at most 5s).
+func (m *Manager) Health(ctx context.Context) Health {
+	state := m.state.Load()
+	h := Health{
+		ConsumerAssigned: state == stateRunning,
+		ReplyPositioned:  state == stateRunning,
+		Closed:           state >= stateClosing,
+		PendingRequests:  m.pending.len(),
+	}
+	if h.Closed {
+		h.Error = ErrClosed.Error()
+		return h
+	}
+	if state != stateRunning {
+		h.Error = ErrNotStarted.Error()
+	}
+	m.prodMu.RLock()
+	defer m.prodMu.RUnlock()
+	select {
+	case <-m.prodClosed:
+		h.Error = ErrClosed.Error()
+		return h
+	default:
+	}
+	if _, err := m.admin.GetMetadata(nil, false, timeoutMs(ctx, 5*time.Second)); err != nil {
+		h.Error = fmt.Sprintf("broker unreachable (brokers %s): %v", m.cfg.BootstrapServers, err)
+		return h
+	}
+	h.BrokerReachable = true
+	return h
+}

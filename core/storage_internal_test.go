@@ -1,0 +1,155 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+)
+
+func testStorage(maxEvents int, maxAge time.Duration) (*ConsumerStorage, *[]string, func(time.Duration)) {
+	var mu sync.Mutex
+	var evicted []string
+	s := newConsumerStorage(maxEvents, maxAge, slog.New(slog.NewTextHandler(io.Discard, nil)), func(ev *EventObject) {
+		mu.Lock()
+		evicted = append(evicted, ev.CorrelationID)
+		mu.Unlock()
+	})
+	now := time.Unix(1_700_000_000, 0)
+	s.now = func() time.Time { return now }
+	return s, &evicted, func(d time.Duration) { now = now.Add(d) }
+}
+
+func ev(id string) *EventObject {
+	return &EventObject{CorrelationID: id, Event: "e", Data: emptyObject}
+}
+
+func TestStorageBoundByCount(t *testing.T) {
+	s, evicted, _ := testStorage(3, 0)
+	for _, id := range []string{"a", "b", "c", "d", "e"} {
+		s.put(ev(id))
+	}
+	if s.Len() != 3 || s.Evicted() != 2 {
+		t.Fatalf("len %d evicted %d, want 3 and 2", s.Len(), s.Evicted())
+	}
+	if len(*evicted) != 2 || (*evicted)[0] != "a" || (*evicted)[1] != "b" {
+		t.Fatalf("evicted %v, want oldest first [a b]", *evicted)
+	}
+	if _, ok := s.Get("a"); ok {
+		t.Fatal("evicted event still there")
+	}
+	if _, ok := s.Get("e"); !ok {
+		t.Fatal("newest event missing")
+	}
+}
+
+func TestStorageBoundByAge(t *testing.T) {
+	s, evicted, advance := testStorage(0, time.Minute)
+	s.put(ev("old"))
+	advance(30 * time.Second)
+	s.put(ev("young"))
+	advance(31 * time.Second)
+	if !s.Poll() || s.Len() != 1 {
+		t.Fatalf("len %d, want 1 (old expired)", s.Len())
+	}
+	if len(*evicted) != 1 || (*evicted)[0] != "old" || s.Evicted() != 1 {
+		t.Fatalf("evicted %v", *evicted)
+	}
+	advance(time.Minute)
+	if s.Poll() {
+		t.Fatal("Poll true after everything expired")
+	}
+}
+
+func TestStorageConsume(t *testing.T) {
+	s, _, _ := testStorage(10, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// Stored before the call: found at once and removed.
+	s.put(ev("before"))
+	got, err := s.Consume(ctx, "before")
+	if err != nil || got.CorrelationID != "before" || s.Len() != 0 {
+		t.Fatalf("Consume(before) = %v, %v; len %d", got, err, s.Len())
+	}
+
+	// Arriving after the call: handed over, never stored.
+	done := make(chan *EventObject)
+	go func() {
+		e, err := s.Consume(ctx, "after")
+		if err != nil {
+			t.Error(err)
+		}
+		done <- e
+	}()
+	for !s.hasWaiter("after") {
+		time.Sleep(time.Millisecond) // no signal for "goroutine is blocked"; bounded by ctx
+		if ctx.Err() != nil {
+			t.Fatal("waiter never registered")
+		}
+	}
+	s.put(ev("other"))
+	s.put(ev("after"))
+	if e := <-done; e.CorrelationID != "after" {
+		t.Fatalf("got %s", e.CorrelationID)
+	}
+	if s.Len() != 1 {
+		t.Fatalf("len %d, want only 'other' stored", s.Len())
+	}
+
+	// Cancelled: ctx error, waiter gone.
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	if _, err := s.Consume(cctx, "never"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	if s.waiting() != 0 {
+		t.Fatalf("%d waiters left", s.waiting())
+	}
+}
+
+func TestStorageReceiveAndConsumeAll(t *testing.T) {
+	s, _, _ := testStorage(10, time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got := make(chan error, 1)
+	go func() { got <- s.Receive(ctx) }()
+	s.put(ev("x"))
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Receive(ctx); err != nil { // at once when not empty
+		t.Fatal(err)
+	}
+	s.put(ev("y"))
+	all := s.ConsumeAll()
+	if len(all) != 2 || all["x"] == nil || all["y"] == nil || s.Len() != 0 || s.Poll() {
+		t.Fatalf("ConsumeAll = %v, len after %d", all, s.Len())
+	}
+	if s.Remove("z") {
+		t.Fatal("Remove of a missing ID reported true")
+	}
+	s.put(ev("z"))
+	if !s.Remove("z") || s.Len() != 0 {
+		t.Fatal("Remove failed")
+	}
+}
+
+func TestStorageCloseWakesWaiters(t *testing.T) {
+	s, _, _ := testStorage(10, time.Hour)
+	errs := make(chan error, 2)
+	go func() { _, err := s.Consume(context.Background(), "x"); errs <- err }()
+	go func() { errs <- s.Receive(context.Background()) }()
+	for s.waiting() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.close()
+	for i := 0; i < 2; i++ {
+		if err := <-errs; !errors.Is(err, ErrClosed) {
+			t.Fatalf("err = %v, want ErrClosed", err)
+		}
+	}
+}
