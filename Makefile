@@ -1,0 +1,41 @@
+# kafka-broker-go: the targets the README names.
+GO        ?= go
+GOFLAGS   ?=
+PKGS      ?= ./...
+FUZZTIME  ?= 20s
+
+.PHONY: test test-kafka test-interop bench fuzz lint vet fmt tidy-check ci
+
+## test: unit and integration tests on the embedded broker, with -race
+test:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## test-kafka: the same suite against a real Apache Kafka broker (started from Maven Central jars
+## unless KAFKA_BOOTSTRAP_SERVERS is set)
+test-kafka:
+	scripts/test-kafka
+
+## test-interop: Go and the Python kafka-broker package exchanging events
+test-interop:
+	scripts/test-interop
+
+## bench: the library against raw confluent-kafka-go on the same broker
+bench:
+	$(GO) run ./bench $(BENCHFLAGS)
+
+## fuzz: each fuzz target for FUZZTIME
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzEventObjectDecode$$' -fuzztime $(FUZZTIME) ./core/
+	$(GO) test -run '^$$' -fuzz '^FuzzRouterMatch$$' -fuzztime $(FUZZTIME) ./core/
+
+## lint: go vet and a gofmt check
+lint: vet
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+tidy-check:
+	$(GO) mod tidy -diff
+
+ci: lint test fuzz test-kafka test-interop
