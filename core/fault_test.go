@@ -243,4 +243,3 @@ func readLines(t *testing.T, path string) (map[string]int, int) {
 	}
 	return seen, dups
 }
-
