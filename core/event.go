@@ -226,13 +226,29 @@ func (e EventObject) MarshalJSON() ([]byte, error) {
 	return appendExtra(b, e.extra)
 }
 
+// eventInFields is eventFields as read: a Python sender may write the
+// correlation ID as a number.
+type eventInFields struct {
+	CorrelationID json.RawMessage `json:"correlation_id"`
+	Status        string          `json:"status"`
+	Event         string          `json:"event"`
+	Data          json.RawMessage `json:"data"`
+	AuditLog      []AuditEntry    `json:"audit_log"`
+}
+
 // UnmarshalJSON reads the wire format. Missing status and data get the
-// package's defaults ("pending", {}).
+// package's defaults ("pending", {}); a numeric correlation ID is read as its
+// decimal text.
 func (e *EventObject) UnmarshalJSON(b []byte) error {
-	var f eventFields
-	if err := json.Unmarshal(b, &f); err != nil {
+	var in eventInFields
+	if err := json.Unmarshal(b, &in); err != nil {
 		return err
 	}
+	id, err := correlationID(in.CorrelationID)
+	if err != nil {
+		return err
+	}
+	f := eventFields{id, in.Status, in.Event, in.Data, in.AuditLog}
 	extra, err := unknownFields(b, eventKnown)
 	if err != nil {
 		return err
@@ -314,6 +330,25 @@ func (a *AuditEntry) UnmarshalJSON(b []byte) error {
 		a.TimeReceived = &t
 	}
 	return nil
+}
+
+func correlationID(raw json.RawMessage) (string, error) {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case len(raw) == 0 || string(raw) == "null":
+		return "", nil
+	case raw[0] == '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+		var n json.Number
+		if err := json.Unmarshal(raw, &n); err != nil {
+			return "", err
+		}
+		return n.String(), nil
+	}
+	return "", fmt.Errorf("correlation_id: want a string, got %s", raw)
 }
 
 func unixSeconds(n json.Number) (int64, error) {

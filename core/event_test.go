@@ -91,6 +91,14 @@ func TestEventObjectDefaults(t *testing.T) {
 			t.Errorf("%s lacks %s", out, want)
 		}
 	}
+	// A Python sender may write the correlation ID as a number.
+	var num core.EventObject
+	if err := json.Unmarshal([]byte(`{"correlation_id": 12345, "event": "e"}`), &num); err != nil || num.CorrelationID != "12345" {
+		t.Fatalf("numeric correlation_id: %v %q", err, num.CorrelationID)
+	}
+	if err := json.Unmarshal([]byte(`{"correlation_id": {"x": 1}, "event": "e"}`), &num); err == nil {
+		t.Fatal("object correlation_id accepted")
+	}
 	// Missing fields decode to the package's defaults.
 	var min core.EventObject
 	if err := json.Unmarshal([]byte(`{"correlation_id":"x","event":"e"}`), &min); err != nil {
