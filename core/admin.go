@@ -39,7 +39,7 @@ func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
 	if len(specs) == 0 {
 		return nil
 	}
-	res, err := m.admin.CreateTopics(ctx, specs)
+	res, err := m.admin.CreateTopics(ctx, specs, kafka.SetAdminOperationTimeout(time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond))
 	if err != nil {
 		if ctx.Err() != nil {
 			return m.ctxError("create topics", ctx.Err())

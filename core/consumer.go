@@ -26,6 +26,7 @@ type groupConsumer struct {
 	done     chan struct{} // poll loop ended
 	assigned chan struct{} // closed at the first assignment
 	once     sync.Once
+	started  bool // poll runs
 
 	workers map[int32]*partitionWorker // owned by the poll goroutine, then by Close
 }
@@ -65,6 +66,7 @@ func (g *groupConsumer) start() error {
 	if err := g.c.SubscribeTopics([]string{g.m.cfg.Location}, g.rebalance); err != nil {
 		return fmt.Errorf("kafka-broker: subscribe to %s: %w", g.m.cfg.Location, err)
 	}
+	g.started = true
 	go g.poll()
 	return nil
 }

@@ -115,7 +115,9 @@ func (m *Manager) stopConsumers(ctx context.Context) error {
 	var errs []error
 	if g := m.group; g != nil {
 		close(g.stop)
-		<-g.done
+		if g.started {
+			<-g.done
+		}
 		if err := g.stopWorkers(ctx, nil); err != nil {
 			errs = append(errs, fmt.Errorf("kafka-broker: close: handlers still running: %w", err))
 			// Stop retries and dead-letter writes of the abandoned handlers.

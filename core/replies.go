@@ -14,10 +14,11 @@ import (
 // reply to the Request (or ConsumerStorage.Consume) awaiting it. Replies for
 // other instances of the service are skipped. Nothing is committed.
 type replyConsumer struct {
-	m    *Manager
-	c    *kafka.Consumer
-	stop chan struct{}
-	done chan struct{}
+	m       *Manager
+	c       *kafka.Consumer
+	stop    chan struct{}
+	done    chan struct{}
+	started bool // poll runs
 }
 
 func (m *Manager) newReplyConsumer() (*replyConsumer, error) {
@@ -36,36 +37,56 @@ func (m *Manager) newReplyConsumer() (*replyConsumer, error) {
 }
 
 // position assigns all partitions of the reply topic at their high
-// watermarks, so every reply produced after it returns is read.
+// watermarks, so every reply produced after it returns is read. A topic just
+// created may take a moment to have leaders: that is retried until ctx ends.
 func (r *replyConsumer) position(ctx context.Context) error {
 	topic := r.m.cfg.ReplyTopic
-	md, err := r.c.GetMetadata(&topic, false, timeoutMs(ctx, 10*time.Second))
-	if err != nil {
-		if ctx.Err() != nil {
-			return r.m.ctxError("read reply topic metadata", ctx.Err())
+	var tps []kafka.TopicPartition
+	for {
+		var err error
+		tps, err = r.watermarks(ctx, topic)
+		if err == nil {
+			break
 		}
-		return fmt.Errorf("kafka-broker: read metadata of %s: %w", topic, err)
-	}
-	tm, ok := md.Topics[topic]
-	if !ok || len(tm.Partitions) == 0 {
-		return fmt.Errorf("kafka-broker: reply topic %s has no partitions (%v)", topic, tm.Error)
-	}
-	tps := make([]kafka.TopicPartition, 0, len(tm.Partitions))
-	for _, p := range tm.Partitions {
-		_, high, err := r.c.QueryWatermarkOffsets(topic, p.ID, timeoutMs(ctx, 10*time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				return r.m.ctxError("position reply consumer", ctx.Err())
-			}
-			return fmt.Errorf("kafka-broker: watermarks of %s/%d: %w", topic, p.ID, err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka-broker: position reply consumer on %s (brokers %s, last error: %v): %w",
+				topic, r.m.cfg.BootstrapServers, err, ctx.Err())
+		case <-r.m.closing:
+			return ErrClosed
+		case <-time.After(200 * time.Millisecond):
 		}
-		tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.Offset(high)})
 	}
 	if err := r.c.Assign(tps); err != nil {
 		return fmt.Errorf("kafka-broker: assign %s: %w", topic, err)
 	}
+	r.started = true
 	go r.poll()
 	return nil
+}
+
+// watermarks returns every partition of topic at its high watermark.
+func (r *replyConsumer) watermarks(ctx context.Context, topic string) ([]kafka.TopicPartition, error) {
+	md, err := r.c.GetMetadata(&topic, false, timeoutMs(ctx, 10*time.Second))
+	if err != nil {
+		return nil, err
+	}
+	tm, ok := md.Topics[topic]
+	if !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
+		return nil, fmt.Errorf("topic %s not ready: %v", topic, tm.Error)
+	}
+	tps := make([]kafka.TopicPartition, 0, len(tm.Partitions))
+	for _, p := range tm.Partitions {
+		if p.Error.Code() != kafka.ErrNoError || p.Leader < 0 {
+			return nil, fmt.Errorf("partition %s/%d not ready: %v", topic, p.ID, p.Error)
+		}
+		_, high, err := r.c.QueryWatermarkOffsets(topic, p.ID, timeoutMs(ctx, 10*time.Second))
+		if err != nil {
+			return nil, fmt.Errorf("watermarks of %s/%d: %w", topic, p.ID, err)
+		}
+		tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.Offset(high)})
+	}
+	return tps, nil
 }
 
 func (r *replyConsumer) poll() {
@@ -91,7 +112,9 @@ func (r *replyConsumer) poll() {
 
 func (r *replyConsumer) close() {
 	close(r.stop)
-	<-r.done
+	if r.started {
+		<-r.done
+	}
 	if err := r.c.Close(); err != nil {
 		r.m.log.Warn("kafka-broker: close reply consumer", "error", err)
 	}
