@@ -256,7 +256,9 @@ func (m *Manager) handleRecord(msg *kafka.Message) bool {
 		m.stats.handled.Add(1)
 		return true
 	}
-	attempts, err := m.runHandler(r, ev)
+	ctx, span := m.startProcess(m.handlerCtx, msg)
+	attempts, err := m.runHandler(ctx, r, ev)
+	endSpan(span, err)
 	if err == nil {
 		m.stats.handled.Add(1)
 		return true
@@ -320,13 +322,12 @@ func (m *Manager) lateReply(ev *EventObject) {
 }
 
 // runHandler runs the routed handler with retries and exponential backoff.
-func (m *Manager) runHandler(r *EventRouter, ev *EventObject) (int, error) {
+func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObject) (int, error) {
 	h, ok := r.Match(ev.Event)
 	if !ok {
 		m.stats.noRoute.Add(1)
 		return 0, Permanent(fmt.Errorf("%w %q", ErrNoRoute, ev.Event))
 	}
-	ctx := m.handlerCtx
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = m.cfg.InitialBackoff
 	b.MaxInterval = m.cfg.MaxBackoff

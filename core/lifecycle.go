@@ -27,7 +27,9 @@ func (m *Manager) InitConsumer(ctx context.Context) error {
 	err := m.startConsumers(ctx)
 	if err != nil {
 		m.stopConsumers(context.Background())
+		m.lifeMu.Lock()
 		m.group, m.replies = nil, nil
+		m.lifeMu.Unlock()
 		m.state.CompareAndSwap(stateStarting, stateNew)
 		return err
 	}
@@ -59,7 +61,9 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.lifeMu.Lock()
 	m.group = gc
+	m.lifeMu.Unlock()
 	if err := gc.start(); err != nil {
 		return err
 	}
@@ -89,6 +93,9 @@ func (m *Manager) Close(ctx context.Context) error {
 	}
 	m.state.Store(stateClosing)
 	close(m.closing)
+	if m.tel.reg != nil {
+		_ = m.tel.reg.Unregister()
+	}
 	m.pending.closeAll()
 	m.storage.close()
 
@@ -124,9 +131,11 @@ func (m *Manager) stopConsumers(ctx context.Context) error {
 			m.cancelHandler()
 		}
 		g.commit()
+		m.lifeMu.Lock()
 		if err := g.c.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("kafka-broker: close consumer: %w", err))
 		}
+		m.lifeMu.Unlock()
 	}
 	if m.replies != nil {
 		m.replies.close()

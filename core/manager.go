@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"go.opentelemetry.io/otel/attribute"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Kafka header names. The reply headers are the ones Spring Kafka and NestJS use.
@@ -44,6 +47,7 @@ type Manager struct {
 	storage *ConsumerStorage
 	router  atomic.Pointer[EventRouter]
 	stats   counters
+	tel     telemetry
 
 	producer   *kafka.Producer
 	admin      *kafka.AdminClient
@@ -62,6 +66,7 @@ type Manager struct {
 	closeMu  sync.Mutex
 	closeErr error
 
+	lifeMu  sync.RWMutex // guards group against Lag while it starts or closes
 	group   *groupConsumer
 	replies *replyConsumer
 
@@ -107,6 +112,10 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		}
 	})
 	m.handlerCtx, m.cancelHandler = context.WithCancel(NewContext(context.Background(), m))
+	if err := m.initTelemetry(); err != nil {
+		m.stopLogs()
+		return nil, fmt.Errorf("kafka-broker: telemetry: %w", err)
+	}
 
 	pc := m.clientConfig(kafka.ConfigMap{
 		"enable.idempotence":        true,
@@ -237,7 +246,9 @@ func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*k
 }
 
 // produce sends msg and waits for its delivery report.
-func (m *Manager) produce(ctx context.Context, msg *kafka.Message) error {
+func (m *Manager) produce(ctx context.Context, msg *kafka.Message) (err error) {
+	ctx, span := m.startSend(ctx, msg)
+	defer func() { endSpan(span, err) }()
 	done := make(chan error, 1)
 	msg.Opaque = done
 	topic := *msg.TopicPartition.Topic
@@ -338,25 +349,37 @@ func (m *Manager) Request(ctx context.Context, topic string, ev *EventObject) (*
 	}
 	m.sent.add(ev.CorrelationID, sentByRequest)
 	m.stats.requests.Add(1)
+	start := time.Now()
+	ctx, span := m.tel.tracer.Start(ctx, "request "+topic, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic),
+			semconv.MessagingMessageID(ev.CorrelationID), attribute.String("kafka_broker.event", ev.Event)))
+	reply, outcome, err := m.await(ctx, topic, ev, msg, w)
+	m.recordRequest(ctx, start, topic, outcome)
+	endSpan(span, err)
+	return reply, err
+}
+
+// await produces a request and waits for its reply; outcome names how it ended.
+func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg *kafka.Message, w chan *EventObject) (*EventObject, string, error) {
 	if err := m.produce(ctx, msg); err != nil {
 		m.pending.remove(ev.CorrelationID, w)
-		return nil, err
+		return nil, "produce_error", err
 	}
 	select {
 	case reply := <-w:
 		if reply == nil {
-			return nil, fmt.Errorf("kafka-broker: request %s to %s: %w", ev.CorrelationID, topic, ErrClosed)
+			return nil, "closed", fmt.Errorf("kafka-broker: request %s to %s: %w", ev.CorrelationID, topic, ErrClosed)
 		}
-		return reply, nil
+		return reply, "ok", nil
 	case <-ctx.Done():
 		if reply, ok := m.pending.remove(ev.CorrelationID, w); ok {
-			return reply, nil
+			return reply, "ok", nil
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			m.stats.timeouts.Add(1)
-			return nil, fmt.Errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ErrReplyTimeout)
+			return nil, "timeout", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ErrReplyTimeout)
 		}
-		return nil, fmt.Errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ctx.Err())
+		return nil, "canceled", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ctx.Err())
 	}
 }
 

@@ -1,6 +1,12 @@
 package core
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
 
 // Option configures a Manager beyond its Config.
 type Option interface{ apply(*options) }
@@ -9,6 +15,10 @@ type options struct {
 	logger    *slog.Logger
 	lateReply func(*EventObject)
 	onEvict   func(*EventObject)
+
+	tracerProvider trace.TracerProvider
+	meterProvider  metric.MeterProvider
+	propagator     propagation.TextMapPropagator
 }
 
 type optionFunc func(*options)

@@ -1,0 +1,185 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kafka-broker/kafka-broker-go/core"
+)
+
+// TestTraceAcrossRequestReply: a request made inside a caller's span, the
+// responder's handling and its reply form one trace.
+func TestTraceAcrossRequestReply(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer tp.Shutdown(context.Background())
+
+	respCfg := testConfig(t)
+	resp := startManager(t, respCfg, core.WithTracerProvider(tp))
+	resp.SetRouter(echoRouter())
+	req := startManager(t, testConfig(t), core.WithTracerProvider(tp))
+
+	ctx, root := tp.Tracer("test").Start(ctxTimeout(t, 60*time.Second), "GET /charge", trace.WithSpanKind(trace.SpanKindServer))
+	ev, _ := core.NewEventObject("echo.call", map[string]int{"n": 7})
+	if _, err := req.Request(ctx, respCfg.Location, ev); err != nil {
+		t.Fatal(err)
+	}
+	root.End()
+
+	// The responder's spans may end just after the reply was read.
+	var spans []sdktrace.ReadOnlySpan
+	waitFor(t, func() bool {
+		spans = rec.Ended()
+		n := 0
+		for _, s := range spans {
+			if s.SpanContext().TraceID() == root.SpanContext().TraceID() {
+				n++
+			}
+		}
+		return n >= 5
+	})
+	byName := map[string]sdktrace.ReadOnlySpan{}
+	for _, s := range spans {
+		if s.SpanContext().TraceID() != root.SpanContext().TraceID() {
+			continue
+		}
+		byName[s.Name()] = s
+	}
+	request := byName["request "+respCfg.Location]
+	send := byName["send "+respCfg.Location]
+	process := byName["process "+respCfg.Location]
+	reply := byName["send "+req.Config().ReplyTopic]
+	for name, s := range map[string]sdktrace.ReadOnlySpan{"request": request, "send": send, "process": process, "reply": reply} {
+		if s == nil {
+			names := []string{}
+			for n := range byName {
+				names = append(names, n)
+			}
+			t.Fatalf("no %s span in the trace; have %v", name, names)
+		}
+	}
+	parent := func(child, of sdktrace.ReadOnlySpan) {
+		t.Helper()
+		if child.Parent().SpanID() != of.SpanContext().SpanID() {
+			t.Errorf("%q's parent is %s, want %q (%s)", child.Name(), child.Parent().SpanID(), of.Name(), of.SpanContext().SpanID())
+		}
+	}
+	parent(request, root.(sdktrace.ReadOnlySpan))
+	parent(send, request)
+	parent(process, send)
+	parent(reply, process)
+	if send.SpanKind() != trace.SpanKindProducer || process.SpanKind() != trace.SpanKindConsumer {
+		t.Errorf("kinds: send %v process %v", send.SpanKind(), process.SpanKind())
+	}
+	attrs := map[string]string{}
+	for _, a := range process.Attributes() {
+		attrs[string(a.Key)] = a.Value.Emit()
+	}
+	if attrs["messaging.system"] != "kafka" || attrs["messaging.destination.name"] != respCfg.Location ||
+		attrs["messaging.operation.type"] != "process" || attrs["messaging.message.id"] != ev.CorrelationID {
+		t.Errorf("process span attributes: %v", attrs)
+	}
+}
+
+func TestMetricsAfterKnownSequence(t *testing.T) {
+	reader := metric.NewManualReader()
+	mp := metric.NewMeterProvider(metric.WithReader(reader))
+	defer mp.Shutdown(context.Background())
+
+	respCfg := testConfig(t)
+	resp := startManager(t, respCfg)
+	resp.SetRouter(echoRouter())
+
+	cfg := testConfig(t)
+	cfg.MaxAttempts = 2
+	m := startManager(t, cfg, core.WithMeterProvider(mp))
+	r := core.NewEventRouter("root")
+	r.BindEvent("fail", func(context.Context, *core.EventObject) error { return errors.New("no") })
+	m.SetRouter(r)
+
+	// 2 replies, 1 timeout, 1 malformed record, 1 event failing twice.
+	for i := 0; i < 2; i++ {
+		ev, _ := core.NewEventObject("echo.call", map[string]int{"n": i})
+		if _, err := m.Request(ctxTimeout(t, 60*time.Second), respCfg.Location, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev, _ := core.NewEventObject("x", nil)
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := m.Request(short, testConfig(t).Location, ev); !errors.Is(err, core.ErrReplyTimeout) {
+		t.Fatal(err)
+	}
+	rawProduce(t, cfg.Location, []byte("k"), []byte("{broken"))
+	produceTo(t, m, cfg.Location, "fail")
+	waitFor(t, func() bool { return m.Stats().DeadLettered == 2 })
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	var durations map[string]uint64
+	for _, sm := range rm.ScopeMetrics {
+		for _, mt := range sm.Metrics {
+			switch d := mt.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					key := mt.Name
+					if k, ok := p.Attributes.Value("kind"); ok {
+						key += "/" + k.AsString()
+					}
+					got[key] += p.Value
+				}
+			case metricdata.Gauge[int64]:
+				for _, p := range d.DataPoints {
+					got[mt.Name] += p.Value
+				}
+			case metricdata.Histogram[float64]:
+				durations = map[string]uint64{}
+				for _, p := range d.DataPoints {
+					o, _ := p.Attributes.Value("outcome")
+					durations[o.AsString()] += p.Count
+				}
+			}
+		}
+	}
+	want := map[string]int64{
+		"kafka_broker.request.timeouts":            1,
+		"kafka_broker.records.malformed/not_json":  1,
+		"kafka_broker.records.malformed/too_large": 0,
+		"kafka_broker.handler.errors":              2,
+		"kafka_broker.handler.retries":             1,
+		"kafka_broker.dlq.writes":                  2,
+		"kafka_broker.requests.pending":            0,
+		"kafka_broker.replies.late":                0,
+		"kafka_broker.records.consumed":            2,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %d, want %d", k, got[k], v)
+		}
+	}
+	if _, ok := got["kafka_broker.consumer.lag"]; !ok {
+		t.Errorf("no consumer lag reported; have %v", got)
+	}
+	if durations["ok"] != 2 || durations["timeout"] != 1 {
+		t.Errorf("request.duration counts by outcome = %v, want ok:2 timeout:1", durations)
+	}
+	if t.Failed() {
+		names := []string{}
+		for k := range got {
+			names = append(names, k)
+		}
+		t.Log(strings.Join(names, " "))
+	}
+}
