@@ -44,18 +44,26 @@ func (m *Manager) Health(ctx context.Context) Health {
 	if state != stateRunning {
 		h.Error = ErrNotStarted.Error()
 	}
-	m.prodMu.RLock()
-	defer m.prodMu.RUnlock()
-	select {
-	case <-m.prodClosed:
-		h.Error = ErrClosed.Error()
-		return h
-	default:
-	}
-	if _, err := m.admin.GetMetadata(nil, false, timeoutMs(ctx, 5*time.Second)); err != nil {
-		h.Error = fmt.Sprintf("broker unreachable (brokers %s): %v", m.cfg.BootstrapServers, err)
+	if err := m.Ping(ctx); err != nil {
+		h.Error = err.Error()
 		return h
 	}
 	h.BrokerReachable = true
 	return h
+}
+
+// Ping makes a metadata round trip to the brokers through the producer's
+// connection, bounded by ctx (at most 5s).
+func (m *Manager) Ping(ctx context.Context) error {
+	m.prodMu.RLock()
+	defer m.prodMu.RUnlock()
+	select {
+	case <-m.prodClosed:
+		return ErrClosed
+	default:
+	}
+	if _, err := m.admin.GetMetadata(nil, false, timeoutMs(ctx, 5*time.Second)); err != nil {
+		return fmt.Errorf("kafka-broker: brokers %s unreachable: %w", m.cfg.BootstrapServers, err)
+	}
+	return nil
 }

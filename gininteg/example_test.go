@@ -1,0 +1,44 @@
+package gininteg_test
+
+import (
+	"context"
+	"log"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/gininteg"
+)
+
+func Example() {
+	m, err := core.NewManager(core.Config{BootstrapServers: "localhost:9092", Location: "api"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := gin.New()
+	r.Use(gininteg.Middleware(m))
+	r.GET("/readyz", gininteg.Readiness(m))
+	r.GET("/livez", gininteg.Liveness())
+
+	// The JSON body becomes the event's data; the reply's data the response.
+	r.POST("/orders", gininteg.Handler("billing", "orders.create"))
+
+	// The same by hand.
+	r.GET("/orders/:id", func(c *gin.Context) {
+		ev, err := core.NewEventObject("orders.get", gin.H{"id": c.Param("id")})
+		if err != nil {
+			c.AbortWithStatus(500)
+			return
+		}
+		rep, err := gininteg.Request(c, "billing", ev)
+		if err != nil {
+			return // answered with 502, 503 or 504
+		}
+		gininteg.Respond(c, rep)
+	})
+
+	// Starts the consumer, serves, and drains on SIGINT/SIGTERM.
+	if err := gininteg.Run(context.Background(), r, m, ":8080"); err != nil {
+		log.Fatal(err)
+	}
+}
