@@ -169,7 +169,6 @@ func TestRunChecks(t *testing.T) {
 	}
 }
 
-
 func TestTrackerAbandon(t *testing.T) {
 	entered := make(chan struct{})
 	tr := newTracker(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
@@ -312,4 +311,3 @@ func decodeError(t testing.TB, b []byte) errorBody {
 	}
 	return e
 }
-
