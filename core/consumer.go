@@ -27,6 +27,7 @@ type groupConsumer struct {
 	assigned chan struct{} // closed at the first assignment
 	once     sync.Once
 	started  bool // poll runs
+	closing  bool // set before Consumer.Close, which runs rebalance on the closing goroutine
 
 	workers map[int32]*partitionWorker // owned by the poll goroutine, then by Close
 }
@@ -116,6 +117,10 @@ func (g *groupConsumer) logError(e kafka.Error) {
 func (g *groupConsumer) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
+		if g.closing {
+			// Consumer.Close can still deliver an assignment; no workers for it.
+			return nil
+		}
 		for _, tp := range e.Partitions {
 			g.worker(tp.Partition)
 		}

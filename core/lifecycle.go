@@ -131,6 +131,7 @@ func (m *Manager) stopConsumers(ctx context.Context) error {
 			m.cancelHandler()
 		}
 		g.commit()
+		g.closing = true
 		m.lifeMu.Lock()
 		if err := g.c.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("kafka-broker: close consumer: %w", err))
