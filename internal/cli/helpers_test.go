@@ -1,0 +1,160 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/cli"
+	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
+)
+
+// output is a buffer safe for concurrent writes that can wait for text.
+type output struct {
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed chan struct{}
+}
+
+func newOutput() *output { return &output{changed: make(chan struct{})} }
+
+func (o *output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	close(o.changed)
+	o.changed = make(chan struct{})
+	return o.b.Write(p)
+}
+
+func (o *output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
+}
+
+// waitFor blocks until the output contains s.
+func (o *output) waitFor(t *testing.T, s string) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		o.mu.Lock()
+		ok, changed := strings.Contains(o.b.String(), s), o.changed
+		o.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("timed out waiting for %q in output:\n%s", s, o.String())
+		}
+	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// cmd runs the CLI with an environment of its own: vars, plus the test
+// broker as KAFKA_BOOTSTRAP_SERVERS unless vars sets it.
+type cmd struct {
+	vars   map[string]string
+	stdin  string
+	stdout *output
+	stderr *output
+}
+
+func newCmd(t *testing.T, vars map[string]string) *cmd {
+	t.Helper()
+	v := map[string]string{"KAFKA_BOOTSTRAP_SERVERS": kafkatest.Bootstrap(t)}
+	for k, x := range vars {
+		v[k] = x
+	}
+	return &cmd{vars: v, stdout: newOutput(), stderr: newOutput()}
+}
+
+func (c *cmd) env() cli.Env {
+	return cli.Env{
+		Stdin:  strings.NewReader(c.stdin),
+		Stdout: c.stdout,
+		Stderr: c.stderr,
+		Getenv: func(k string) string { return c.vars[k] },
+		Environ: func() []string {
+			var kv []string
+			for k, v := range c.vars {
+				kv = append(kv, k+"="+v)
+			}
+			return kv
+		},
+	}
+}
+
+func (c *cmd) run(ctx context.Context, args ...string) result {
+	code := cli.Run(ctx, c.env(), args)
+	return result{code, c.stdout.String(), c.stderr.String()}
+}
+
+// run runs args once with a fresh environment and a generous deadline.
+func run(t *testing.T, vars map[string]string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return newCmd(t, vars).run(ctx, args...)
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("KB_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startResponder runs a manager on a new Location whose root router includes
+// r, closed at the end of the test.
+func startResponder(t *testing.T, r *core.EventRouter) *core.Manager {
+	t.Helper()
+	m, err := core.NewManager(core.Config{
+		BootstrapServers: kafkatest.Bootstrap(t),
+		Location:         kafkatest.Name(t, "svc"),
+	}, core.WithLogger(testLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	root := core.NewEventRouter("svc")
+	root.IncludeBinder(r)
+	m.SetRouter(root)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := m.InitConsumer(ctx); err != nil {
+		t.Fatalf("InitConsumer: %v", err)
+	}
+	return m
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
