@@ -150,11 +150,11 @@ func (c Config) Validate() error {
 		return &ConfigError{"BootstrapServers", "required (host:port,...)"}
 	case strings.TrimSpace(c.Location) == "":
 		return &ConfigError{"Location", "required (the topic this service consumes)"}
-	case !validTopic(c.Location):
+	case !ValidTopic(c.Location):
 		return &ConfigError{"Location", "not a valid topic name: " + strconv.Quote(c.Location)}
-	case c.ReplyTopic != "" && !validTopic(c.ReplyTopic):
+	case c.ReplyTopic != "" && !ValidTopic(c.ReplyTopic):
 		return &ConfigError{"ReplyTopic", "not a valid topic name: " + strconv.Quote(c.ReplyTopic)}
-	case c.DeadLetterTopic != "" && !validTopic(c.DeadLetterTopic):
+	case c.DeadLetterTopic != "" && !ValidTopic(c.DeadLetterTopic):
 		return &ConfigError{"DeadLetterTopic", "not a valid topic name: " + strconv.Quote(c.DeadLetterTopic)}
 	case c.RequestTimeout < 0:
 		return &ConfigError{"RequestTimeout", "must not be negative"}
@@ -180,15 +180,16 @@ func (c Config) Validate() error {
 		return &ConfigError{"DrainTimeout", "must not be negative"}
 	}
 	for _, t := range c.ReplyTopicAllowList {
-		if !validTopic(t) {
+		if !ValidTopic(t) {
 			return &ConfigError{"ReplyTopicAllowList", "not a valid topic name: " + strconv.Quote(t)}
 		}
 	}
 	return nil
 }
 
-// validTopic applies Kafka's topic name rules.
-func validTopic(t string) bool {
+// ValidTopic reports whether t is a legal Kafka topic name: 1 to 249 of
+// letters, digits, '.', '_' and '-', and not "." or "..".
+func ValidTopic(t string) bool {
 	if t == "" || len(t) > 249 || t == "." || t == ".." {
 		return false
 	}

@@ -221,7 +221,7 @@ func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*k
 	if ev == nil {
 		return nil, errors.New("kafka-broker: produce: nil event")
 	}
-	if !validTopic(topic) {
+	if !ValidTopic(topic) {
 		return nil, fmt.Errorf("kafka-broker: produce: invalid topic name %q", topic)
 	}
 	if ev.CorrelationID == "" {
@@ -430,7 +430,7 @@ func (m *Manager) replyAddress(req *EventObject) (string, int32, error) {
 }
 
 func (m *Manager) replyTopicAllowed(t string) bool {
-	if !validTopic(t) {
+	if !ValidTopic(t) {
 		return false
 	}
 	if t == m.cfg.ReplyTopic || hasSuffix(t, ".replies") {

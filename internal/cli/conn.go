@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafka-broker/kafka-broker-go/core"
 )
 
 // DefaultBootstrapServers is where the commands look for Kafka when neither
@@ -148,23 +150,8 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b)
 }
 
-// validTopic applies Kafka's rules for topic names.
-func validTopic(t string) bool {
-	if t == "" || len(t) > 249 || t == "." || t == ".." {
-		return false
-	}
-	for _, r := range t {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
 func checkTopic(t string) error {
-	if !validTopic(t) {
+	if !core.ValidTopic(t) {
 		return usagef("invalid topic name %q (letters, digits, '.', '_' and '-', at most 249)", t)
 	}
 	return nil
