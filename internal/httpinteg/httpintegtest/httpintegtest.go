@@ -149,9 +149,9 @@ type Responder struct {
 }
 
 // StartResponder starts a responder with a running consumer.
-func StartResponder(t testing.TB) *Responder {
+func StartResponder(t testing.TB, opts ...core.Option) *Responder {
 	t.Helper()
-	m := NewManager(t, "responder")
+	m := NewManager(t, "responder", opts...)
 	r := &Responder{Location: m.Config().Location, M: m, held: make(chan *core.EventObject, 1024)}
 	test := core.NewEventRouter("test")
 	test.BindEvent("echo", func(ctx context.Context, ev *core.EventObject) error {
