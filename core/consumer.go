@@ -197,10 +197,23 @@ func (g *groupConsumer) run(w *partitionWorker) {
 		select {
 		case <-w.stop:
 			return
+		case <-g.m.closing:
+			return
 		case msg := <-w.queue:
+			// Once the partition is revoked or Close began, records not yet
+			// started stay uncommitted, for the next owner.
 			select {
 			case <-w.stop:
-				return // queued records stay uncommitted
+				return
+			case <-g.m.closing:
+				return
+			default:
+			}
+			select {
+			case <-w.stop:
+				return
+			case <-g.m.closing:
+				return
 			case g.sem <- struct{}{}:
 			}
 			ok := g.m.handleRecord(msg)

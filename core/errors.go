@@ -100,3 +100,18 @@ type ConfigError struct {
 func (e *ConfigError) Error() string {
 	return fmt.Sprintf("kafka-broker: config: %s: %s", e.Field, e.Reason)
 }
+
+// PermanentIf returns a middleware that marks the handler errors for which
+// isPermanent reports true with Permanent, so they skip the retries and go
+// to the dead-letter topic at once (validation failures, say).
+func PermanentIf(isPermanent func(error) bool) Middleware {
+	return func(next HandlerFunc) HandlerFunc {
+		return func(ctx context.Context, ev *EventObject) error {
+			err := next(ctx, ev)
+			if err != nil && isPermanent(err) {
+				return Permanent(err)
+			}
+			return err
+		}
+	}
+}

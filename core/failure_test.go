@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,7 +128,12 @@ func TestHandlerFailuresDeadLettered(t *testing.T) {
 		return v.(*atomic.Int32).Add(1)
 	}
 	after := make(chan struct{})
+	errInvalid := errors.New("invalid order")
 	m := routed(t, cfg, map[string]core.HandlerFunc{
+		"invalid": func(context.Context, *core.EventObject) error {
+			count("invalid")
+			return fmt.Errorf("checking: %w", errInvalid)
+		},
 		"fail":  func(context.Context, *core.EventObject) error { count("fail"); return errors.New("always broken") },
 		"panic": func(context.Context, *core.EventObject) error { count("panic"); panic("handler exploded") },
 		"permanent": func(context.Context, *core.EventObject) error {
@@ -136,6 +142,8 @@ func TestHandlerFailuresDeadLettered(t *testing.T) {
 		},
 		"after": func(context.Context, *core.EventObject) error { close(after); return nil },
 	})
+	m.Router().Use(core.PermanentIf(func(err error) bool { return errors.Is(err, errInvalid) }))
+	invalid := produceTo(t, m, cfg.Location, "job.invalid")
 	fail := produceTo(t, m, cfg.Location, "job.fail")
 	pan := produceTo(t, m, cfg.Location, "job.panic")
 	perm := produceTo(t, m, cfg.Location, "job.permanent")
@@ -154,6 +162,7 @@ func TestHandlerFailuresDeadLettered(t *testing.T) {
 		pan.CorrelationID:     {"3", "panicked: handler exploded"},
 		perm.CorrelationID:    {"1", "bad request"},
 		noRoute.CorrelationID: {"0", "no route"},
+		invalid.CorrelationID: {"1", "invalid order"},
 	}
 	for _, r := range readTopic(t, m.Config().DeadLetterTopic, len(want), 60*time.Second) {
 		w, ok := want[string(r.Key)]
@@ -173,8 +182,10 @@ func TestHandlerFailuresDeadLettered(t *testing.T) {
 		}
 		delete(want, string(r.Key))
 	}
-	if n, _ := calls.Load("permanent"); n.(*atomic.Int32).Load() != 1 {
-		t.Errorf("permanent error retried")
+	for _, name := range []string{"permanent", "invalid"} {
+		if n, _ := calls.Load(name); n.(*atomic.Int32).Load() != 1 {
+			t.Errorf("%s: permanent error retried", name)
+		}
 	}
 	if st := m.Stats(); st.Panics != 3 || st.NoRoute != 1 {
 		t.Errorf("stats %+v", st)
@@ -275,16 +286,17 @@ func TestCloseFailsWaitingRequests(t *testing.T) {
 	}
 }
 
-// TestCloseDrainsInFlight: Close lets started handlers finish, commits what
-// was handled and leaves the rest for the next member of the group.
+// TestCloseDrainsInFlight: Close with 200 handlers in flight lets them all
+// finish and commits them; the records behind them stay uncommitted and go to
+// the next member of the group, none lost and none handled twice.
 func TestCloseDrainsInFlight(t *testing.T) {
+	const partitions = 200
 	cfg := testConfig(t)
-	cfg.TopicPartitions = 8
-	cfg.Workers = 8
-	const n = 200
+	cfg.TopicPartitions = partitions
+	cfg.Workers = partitions
 	var mu sync.Mutex
 	handled := map[string]int{}
-	started := make(chan struct{}, n)
+	started := make(chan struct{}, 2*partitions)
 	gate := make(chan struct{})
 	handler := func(_ context.Context, ev *core.EventObject) error {
 		started <- struct{}{}
@@ -301,18 +313,29 @@ func TestCloseDrainsInFlight(t *testing.T) {
 	r := core.NewEventRouter("r")
 	r.BindEvent("work", handler)
 	first.SetRouter(r)
-	if err := first.InitConsumer(ctxTimeout(t, 60*time.Second)); err != nil {
+	if err := first.InitConsumer(ctxTimeout(t, 120*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = produceTo(t, first, cfg.Location, "work").CorrelationID
+	// Two records per partition: the first of each gets in flight, the
+	// second waits behind it.
+	var recs []rawRecord
+	var ids []string
+	for i := 0; i < 2*partitions; i++ {
+		ev, _ := core.NewEventObject("work", map[string]int{"i": i})
+		b, _ := ev.MarshalJSON()
+		recs = append(recs, rawRecord{partition: int32(i % partitions), key: []byte(ev.CorrelationID), value: b})
+		ids = append(ids, ev.CorrelationID)
 	}
-	for i := 0; i < 4; i++ { // some handlers are in flight
-		<-started
+	rawProduceAll(t, cfg.Location, recs)
+	for i := 0; i < partitions; i++ {
+		select {
+		case <-started:
+		case <-time.After(120 * time.Second):
+			t.Fatalf("only %d handlers in flight, want %d", i, partitions)
+		}
 	}
 	closed := make(chan error)
-	go func() { closed <- first.Close(ctxTimeout(t, 60*time.Second)) }()
+	go func() { closed <- first.Close(ctxTimeout(t, 120*time.Second)) }()
 	waitFor(t, func() bool { return !first.Ready() })
 	close(gate)
 	if err := <-closed; err != nil {
@@ -321,35 +344,33 @@ func TestCloseDrainsInFlight(t *testing.T) {
 	mu.Lock()
 	afterFirst := len(handled)
 	mu.Unlock()
-	if afterFirst < 4 {
-		t.Fatalf("only %d handled by the first manager; in-flight handlers were not finished", afterFirst)
+	if afterFirst != partitions {
+		t.Fatalf("the first manager finished %d handlers, want the %d in flight", afterFirst, partitions)
 	}
 
 	// A new member of the same group gets everything not committed.
 	second := startManager(t, cfg)
 	second.SetRouter(r)
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		mu.Lock()
 		got := len(handled)
 		mu.Unlock()
-		if got == n {
+		if got == len(ids) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("handled %d distinct events, want %d", got, n)
+			t.Fatalf("handled %d distinct events, want %d", got, len(ids))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	dups := 0
 	for _, id := range ids {
 		if handled[id] > 1 {
-			dups++
+			t.Errorf("event %s handled %d times: its offset was not committed at Close", id, handled[id])
 		}
 	}
-	t.Logf("first manager handled %d, duplicates after restart: %d", afterFirst, dups)
 }
 
 func TestBadInput(t *testing.T) {
