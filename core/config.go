@@ -63,7 +63,8 @@ type Config struct {
 	// partition is handled in order by its own goroutine. Default 16.
 	Workers int
 	// PartitionQueue is how many fetched records may wait per partition.
-	// Default 256.
+	// A partition whose queue is full is paused (the others go on) until
+	// its queue is down to half. Default 256.
 	PartitionQueue int
 	// MaxRecordBytes is the largest record value accepted; larger ones are
 	// dead-lettered. Default 1 MiB.

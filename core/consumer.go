@@ -30,6 +30,7 @@ type groupConsumer struct {
 	closing  bool // set before Consumer.Close, which runs rebalance on the closing goroutine
 
 	workers map[int32]*partitionWorker // owned by the poll goroutine, then by Close
+	paused  map[int32]*partitionWorker // partitions paused because their queue was full
 }
 
 type partitionWorker struct {
@@ -37,6 +38,7 @@ type partitionWorker struct {
 	queue     chan *kafka.Message
 	stop      chan struct{} // closed: do not start another record
 	done      chan struct{}
+	paused    bool // owned by the poll goroutine
 }
 
 func (m *Manager) newGroupConsumer() (*groupConsumer, error) {
@@ -60,6 +62,7 @@ func (m *Manager) newGroupConsumer() (*groupConsumer, error) {
 		done:     make(chan struct{}),
 		assigned: make(chan struct{}),
 		workers:  make(map[int32]*partitionWorker),
+		paused:   make(map[int32]*partitionWorker),
 	}, nil
 }
 
@@ -87,14 +90,54 @@ func (g *groupConsumer) poll() {
 				continue
 			}
 			w := g.worker(e.TopicPartition.Partition)
+			if w.paused {
+				continue // fetched before the pause; read again after the resume
+			}
 			select {
 			case w.queue <- e:
-			case <-g.stop:
-				return
+			default:
+				g.pause(w, e.TopicPartition)
 			}
 		case kafka.Error:
 			g.logError(e)
 		}
+		g.resumeDrained()
+	}
+}
+
+// pause stops fetching a partition whose queue is full, so a slow partition
+// does not hold up the others, and rewinds it to tp, the first record that
+// did not fit: librdkafka fetches from there again after the resume.
+func (g *groupConsumer) pause(w *partitionWorker, tp kafka.TopicPartition) {
+	if err := g.c.Pause([]kafka.TopicPartition{tp}); err != nil {
+		g.m.log.Warn("kafka-broker: pause partition", "partition", tp.Partition, "error", err)
+	}
+	if err := g.c.Seek(tp, 0); err != nil {
+		g.m.log.Warn("kafka-broker: rewind paused partition", "partition", tp.Partition, "offset", int64(tp.Offset), "error", err)
+	}
+	w.paused = true
+	g.paused[w.partition] = w
+}
+
+// resumeDrained resumes paused partitions whose queue is down to half.
+func (g *groupConsumer) resumeDrained() {
+	for p, w := range g.paused {
+		if len(w.queue) > cap(w.queue)/2 {
+			continue
+		}
+		g.resume(p)
+	}
+}
+
+func (g *groupConsumer) resume(p int32) {
+	w, ok := g.paused[p]
+	if !ok {
+		return
+	}
+	delete(g.paused, p)
+	w.paused = false
+	if err := g.c.Resume([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: p}}); err != nil {
+		g.m.log.Warn("kafka-broker: resume partition", "partition", p, "error", err)
 	}
 }
 
@@ -130,6 +173,7 @@ func (g *groupConsumer) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		ps := make([]int32, 0, len(e.Partitions))
 		for _, tp := range e.Partitions {
 			ps = append(ps, tp.Partition)
+			g.resume(tp.Partition) // a pause must not outlive the assignment
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), g.m.cfg.DrainTimeout)
 		g.stopWorkers(ctx, ps)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
 
 // routed starts a manager whose router binds "job.<name>" handlers.
@@ -33,14 +34,14 @@ func produce(t *testing.T, m *core.Manager, topic, event string, data any) *core
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Produce(ctxTimeout(t, 30*time.Second), topic, ev); err != nil {
+	if err := m.Produce(kafkatest.Context(t, 30*time.Second), topic, ev); err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
 	return ev
 }
 
 func TestMalformedRecordsDeadLettered(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	cfg.MaxRecordBytes = 1024
 	handled := make(chan string, 1)
 	m := routed(t, cfg, map[string]core.HandlerFunc{
@@ -65,15 +66,15 @@ func TestMalformedRecordsDeadLettered(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("valid record after malformed ones was not handled")
 	}
-	dlq := readTopic(t, m.Config().DeadLetterTopic, len(bad), 60*time.Second)
+	dlq := kafkatest.ReadTopic(t, m.Config().DeadLetterTopic, len(bad), 60*time.Second)
 	kinds := map[string]bool{}
 	for _, r := range dlq {
-		kinds[header(r, core.HeaderDLTErrorKind)] = true
-		if header(r, core.HeaderDLTOriginalTopic) != cfg.Location || header(r, core.HeaderDLTError) == "" {
+		kinds[kafkatest.Header(r, core.HeaderDLTErrorKind)] = true
+		if kafkatest.Header(r, core.HeaderDLTOriginalTopic) != cfg.Location || kafkatest.Header(r, core.HeaderDLTError) == "" {
 			t.Errorf("DLQ headers: %v", r.Headers)
 		}
-		if string(r.Key) != header(r, core.HeaderDLTErrorKind) {
-			t.Errorf("DLQ record key %q has kind %q", r.Key, header(r, core.HeaderDLTErrorKind))
+		if string(r.Key) != kafkatest.Header(r, core.HeaderDLTErrorKind) {
+			t.Errorf("DLQ record key %q has kind %q", r.Key, kafkatest.Header(r, core.HeaderDLTErrorKind))
 		}
 	}
 	st := m.Stats()
@@ -93,7 +94,7 @@ func produceTo(t *testing.T, m *core.Manager, topic, event string) *core.EventOb
 }
 
 func TestHandlerRetriedThenSucceeds(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	var calls atomic.Int32
 	done := make(chan struct{})
 	m := routed(t, cfg, map[string]core.HandlerFunc{
@@ -120,7 +121,7 @@ func TestHandlerRetriedThenSucceeds(t *testing.T) {
 }
 
 func TestHandlerFailuresDeadLettered(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	cfg.MaxAttempts = 3
 	var calls sync.Map
 	count := func(name string) int32 {
@@ -164,20 +165,20 @@ func TestHandlerFailuresDeadLettered(t *testing.T) {
 		noRoute.CorrelationID: {"0", "no route"},
 		invalid.CorrelationID: {"1", "invalid order"},
 	}
-	for _, r := range readTopic(t, m.Config().DeadLetterTopic, len(want), 60*time.Second) {
+	for _, r := range kafkatest.ReadTopic(t, m.Config().DeadLetterTopic, len(want), 60*time.Second) {
 		w, ok := want[string(r.Key)]
 		if !ok {
 			t.Errorf("unexpected DLQ record %s", r.Key)
 			continue
 		}
-		if got := header(r, core.HeaderDLTAttempts); got != w.attempts {
+		if got := kafkatest.Header(r, core.HeaderDLTAttempts); got != w.attempts {
 			t.Errorf("%s: attempts %s, want %s", r.Key, got, w.attempts)
 		}
-		if got := header(r, core.HeaderDLTError); !strings.Contains(got, w.errSub) {
+		if got := kafkatest.Header(r, core.HeaderDLTError); !strings.Contains(got, w.errSub) {
 			t.Errorf("%s: error %q, want %q", r.Key, got, w.errSub)
 		}
-		if header(r, core.HeaderDLTOriginalTopic) != cfg.Location || header(r, core.HeaderDLTOriginalOffset) == "" ||
-			header(r, core.HeaderDLTOriginalPartition) == "" || header(r, core.HeaderCorrelationID) != string(r.Key) {
+		if kafkatest.Header(r, core.HeaderDLTOriginalTopic) != cfg.Location || kafkatest.Header(r, core.HeaderDLTOriginalOffset) == "" ||
+			kafkatest.Header(r, core.HeaderDLTOriginalPartition) == "" || kafkatest.Header(r, core.HeaderCorrelationID) != string(r.Key) {
 			t.Errorf("%s: headers %v", r.Key, r.Headers)
 		}
 		delete(want, string(r.Key))
@@ -193,7 +194,7 @@ func TestHandlerFailuresDeadLettered(t *testing.T) {
 }
 
 func TestOrderKeptWithinPartition(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	cfg.Workers = 4
 	const n = 300
 	var mu sync.Mutex
@@ -241,13 +242,92 @@ func TestOrderKeptWithinPartition(t *testing.T) {
 	}
 }
 
+// TestSlowPartitionDoesNotBlockOthers: a partition whose handler is stuck
+// and whose queue overflows is paused; the other partitions go on, and the
+// paused one resumes in order once its handler is free.
+func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
+	cfg := kafkatest.Config(t, "svc")
+	cfg.PartitionQueue = 4
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var slow []int
+	fast := 0
+	fastDone := make(chan struct{})
+	slowDone := make(chan struct{})
+	const nSlow, nFast = 60, 30
+	slowStarted := make(chan struct{}, nSlow)
+	routed(t, cfg, map[string]core.HandlerFunc{
+		"slow": func(_ context.Context, ev *core.EventObject) error {
+			slowStarted <- struct{}{}
+			<-gate
+			var d struct{ I int }
+			_ = ev.Decode(&d)
+			mu.Lock()
+			defer mu.Unlock()
+			slow = append(slow, d.I)
+			if len(slow) == nSlow {
+				close(slowDone)
+			}
+			return nil
+		},
+		"fast": func(context.Context, *core.EventObject) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if fast++; fast == nFast {
+				close(fastDone)
+			}
+			return nil
+		},
+	})
+	// Partition 0 first: its handler sticks and its queue overflows...
+	var recs []rawRecord
+	for i := 0; i < nSlow; i++ {
+		ev, _ := core.NewEventObject("job.slow", map[string]int{"i": i})
+		b, _ := ev.MarshalJSON()
+		recs = append(recs, rawRecord{partition: 0, key: []byte(ev.CorrelationID), value: b})
+	}
+	rawProduceAll(t, cfg.Location, recs)
+	select {
+	case <-slowStarted:
+	case <-time.After(60 * time.Second):
+		t.Fatal("partition 0's handler never ran")
+	}
+	// ...then partition 1 gets records, which must not wait for partition 0.
+	recs = nil
+	for i := 0; i < nFast; i++ {
+		ev, _ := core.NewEventObject("job.fast", nil)
+		b, _ := ev.MarshalJSON()
+		recs = append(recs, rawRecord{partition: 1, key: []byte(ev.CorrelationID), value: b})
+	}
+	rawProduceAll(t, cfg.Location, recs)
+	select {
+	case <-fastDone:
+	case <-time.After(30 * time.Second):
+		close(gate)
+		t.Fatalf("partition 1 handled %d of %d while partition 0 was stuck", fast, nFast)
+	}
+	close(gate)
+	select {
+	case <-slowDone:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("partition 0 handled %d of %d after it was unblocked", len(slow), nSlow)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, v := range slow {
+		if v != i {
+			t.Fatalf("partition 0 out of order after pause and resume: %v", slow)
+		}
+	}
+}
+
 func TestCloseFailsWaitingRequests(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	m := newManager(t, cfg)
-	if err := m.InitConsumer(ctxTimeout(t, 60*time.Second)); err != nil {
+	if err := m.InitConsumer(kafkatest.Context(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	nobody := testConfig(t).Location
+	nobody := kafkatest.Config(t, "svc").Location
 	const n = 10
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
@@ -258,7 +338,7 @@ func TestCloseFailsWaitingRequests(t *testing.T) {
 		}()
 	}
 	waitFor(t, func() bool { return m.Stats().Pending == n })
-	if err := m.Close(ctxTimeout(t, 30*time.Second)); err != nil {
+	if err := m.Close(kafkatest.Context(t, 30*time.Second)); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	for i := 0; i < n; i++ {
@@ -291,7 +371,7 @@ func TestCloseFailsWaitingRequests(t *testing.T) {
 // the next member of the group, none lost and none handled twice.
 func TestCloseDrainsInFlight(t *testing.T) {
 	const partitions = 200
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	cfg.TopicPartitions = partitions
 	cfg.Workers = partitions
 	var mu sync.Mutex
@@ -306,14 +386,14 @@ func TestCloseDrainsInFlight(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}
-	first, err := core.NewManager(cfg, core.WithLogger(testLogger()))
+	first, err := core.NewManager(cfg, core.WithLogger(kafkatest.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := core.NewEventRouter("r")
 	r.BindEvent("work", handler)
 	first.SetRouter(r)
-	if err := first.InitConsumer(ctxTimeout(t, 120*time.Second)); err != nil {
+	if err := first.InitConsumer(kafkatest.Context(t, 120*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	// Two records per partition: the first of each gets in flight, the
@@ -335,7 +415,7 @@ func TestCloseDrainsInFlight(t *testing.T) {
 		}
 	}
 	closed := make(chan error)
-	go func() { closed <- first.Close(ctxTimeout(t, 120*time.Second)) }()
+	go func() { closed <- first.Close(kafkatest.Context(t, 120*time.Second)) }()
 	waitFor(t, func() bool { return !first.Ready() })
 	close(gate)
 	if err := <-closed; err != nil {
@@ -374,9 +454,9 @@ func TestCloseDrainsInFlight(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	m := newManager(t, cfg)
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	if err := m.Produce(ctx, cfg.Location, nil); err == nil {
 		t.Error("Produce(nil) succeeded")
 	}
@@ -453,11 +533,11 @@ func TestConfigFromEnv(t *testing.T) {
 
 func TestUnreachableBroker(t *testing.T) {
 	cfg := core.Config{BootstrapServers: "127.0.0.1:1", Location: "nowhere"}
-	m, err := core.NewManager(cfg, core.WithLogger(testLogger()))
+	m, err := core.NewManager(cfg, core.WithLogger(kafkatest.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Close(ctxTimeout(t, 10*time.Second))
+	defer m.Close(kafkatest.Context(t, 10*time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	err = m.InitConsumer(ctx)

@@ -120,12 +120,12 @@ func realBroker(t *testing.T) *realkafka.Broker {
 
 func TestProduceAcrossBrokerRestart(t *testing.T) {
 	b := realBroker(t)
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	col := newCollector()
 	m := startManager(t, cfg)
 	m.SetRouter(col.router())
 	acked := produceMany(t, m, cfg.Location, 8, 5000, 60*time.Second, func() {
-		if err := b.Restart(ctxTimeout(t, 180*time.Second)); err != nil {
+		if err := b.Restart(kafkatest.Context(t, 180*time.Second)); err != nil {
 			t.Fatalf("restart broker: %v", err)
 		}
 	})
@@ -135,12 +135,12 @@ func TestProduceAcrossBrokerRestart(t *testing.T) {
 
 func TestStreamAcrossBrokerKill(t *testing.T) {
 	b := realBroker(t)
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	col := newCollector()
 	m := startManager(t, cfg)
 	m.SetRouter(col.router())
 	acked := produceMany(t, m, cfg.Location, 8, 20000, 60*time.Second, func() {
-		ctx := ctxTimeout(t, 180*time.Second)
+		ctx := kafkatest.Context(t, 180*time.Second)
 		if err := b.Kill(ctx); err != nil {
 			t.Fatalf("kill broker: %v", err)
 		}
@@ -164,7 +164,7 @@ func TestConsumerProcessKilled(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build consumer: %v\n%s", err, out)
 	}
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	out := filepath.Join(dir, "handled.txt")
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin, "-brokers", kafkatest.Bootstrap(t), "-location", cfg.Location, "-out", out)
@@ -191,7 +191,7 @@ func TestConsumerProcessKilled(t *testing.T) {
 		return cmd
 	}
 	proc := start()
-	m := startManager(t, testConfig(t))
+	m := startManager(t, kafkatest.Config(t, "svc"))
 	acked := produceMany(t, m, cfg.Location, 8, 4000, 60*time.Second, func() {
 		// Kill once the process has handled something.
 		waitFor(t, func() bool { fi, err := os.Stat(out); return err == nil && fi.Size() > 0 })

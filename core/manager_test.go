@@ -9,16 +9,17 @@ import (
 	"time"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
 
 func TestProduceConsumeStorage(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	m := startManager(t, cfg)
 	ev, err := core.NewEventObject("test.return", map[string]any{"n": 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxTimeout(t, 30*time.Second)
+	ctx := kafkatest.Context(t, 30*time.Second)
 	if err := m.Produce(ctx, cfg.Location, ev); err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
@@ -46,7 +47,7 @@ func TestProduceConsumeStorage(t *testing.T) {
 }
 
 func TestRequestReplyConcurrent(t *testing.T) {
-	respCfg := testConfig(t)
+	respCfg := kafkatest.Config(t, "svc")
 	responder := startManager(t, respCfg)
 	r := core.NewEventRouter("svc")
 	math := core.NewEventRouter("math")
@@ -61,7 +62,7 @@ func TestRequestReplyConcurrent(t *testing.T) {
 	r.IncludeBinder(math)
 	responder.SetRouter(r)
 
-	reqCfg := testConfig(t)
+	reqCfg := kafkatest.Config(t, "svc")
 	requester := startManager(t, reqCfg)
 
 	const n = 100
@@ -104,12 +105,12 @@ func TestRequestReplyConcurrent(t *testing.T) {
 }
 
 func TestRequestTimeout(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	m := startManager(t, cfg)
 	m.SetRouter(core.NewEventRouter("nobody")) // consumed requests go nowhere
-	target := testConfig(t)
+	target := kafkatest.Config(t, "svc")
 	ev, _ := core.NewEventObject("nobody.home", nil)
-	ctx := ctxTimeout(t, 500*time.Millisecond)
+	ctx := kafkatest.Context(t, 500*time.Millisecond)
 	_, err := m.Request(ctx, target.Location, ev)
 	if !errors.Is(err, core.ErrReplyTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrReplyTimeout and DeadlineExceeded", err)

@@ -44,7 +44,7 @@ func startGroup(t *testing.T, cfg core.Config, n int, router *core.EventRouter) 
 		wg.Add(1)
 		go func(m *core.Manager) {
 			defer wg.Done()
-			if err := m.InitConsumer(ctxTimeout(t, 120*time.Second)); err != nil {
+			if err := m.InitConsumer(kafkatest.Context(t, 120*time.Second)); err != nil {
 				t.Errorf("InitConsumer: %v", err)
 			}
 		}(ms[i])
@@ -81,9 +81,9 @@ func requestAll(m *core.Manager, topic string, base, count int, errs chan<- erro
 }
 
 func TestRequestReplyManyInstances(t *testing.T) {
-	respCfg := testConfig(t)
+	respCfg := kafkatest.Config(t, "svc")
 	startGroup(t, respCfg, 2, echoRouter())
-	reqCfg := testConfig(t)
+	reqCfg := kafkatest.Config(t, "svc")
 	reqCfg.MaxPendingRequests = 5000
 	requesters := startGroup(t, reqCfg, 3, nil)
 
@@ -116,9 +116,9 @@ func TestRequestReplyManyInstances(t *testing.T) {
 }
 
 func TestRequestReplyWhileInstancesJoinAndLeave(t *testing.T) {
-	respCfg := testConfig(t)
+	respCfg := kafkatest.Config(t, "svc")
 	startGroup(t, respCfg, 2, echoRouter())
-	reqCfg := testConfig(t)
+	reqCfg := kafkatest.Config(t, "svc")
 	requesters := startGroup(t, reqCfg, 3, nil)
 	leaving := requesters[2]
 
@@ -155,12 +155,12 @@ func TestRequestReplyWhileInstancesJoinAndLeave(t *testing.T) {
 
 	// A fourth instance joins, then the third leaves, while requests run.
 	joiner := newManager(t, reqCfg)
-	if err := joiner.InitConsumer(ctxTimeout(t, 120*time.Second)); err != nil {
+	if err := joiner.InitConsumer(kafkatest.Context(t, 120*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); run(joiner, joinErrs, &joinerSent) }()
-	if err := leaving.Close(ctxTimeout(t, 60*time.Second)); err != nil {
+	if err := leaving.Close(kafkatest.Context(t, 60*time.Second)); err != nil {
 		t.Errorf("Close of the leaving instance: %v", err)
 	}
 	// Let the group settle with requests still flowing, then stop.
@@ -194,7 +194,7 @@ func TestRequestReplyWhileInstancesJoinAndLeave(t *testing.T) {
 // the reply to the requester's Location: with several requester instances
 // it lands on whichever owns the partition, which forwards it.
 func TestPythonStyleRepliesReachTheRightInstance(t *testing.T) {
-	respCfg := testConfig(t)
+	respCfg := kafkatest.Config(t, "svc")
 	py := core.NewEventRouter("root")
 	py.BindEvent("#", func(ctx context.Context, ev *core.EventObject) error {
 		m, _ := core.FromContext(ctx)
@@ -204,7 +204,7 @@ func TestPythonStyleRepliesReachTheRightInstance(t *testing.T) {
 	})
 	startGroup(t, respCfg, 1, py)
 
-	reqCfg := testConfig(t)
+	reqCfg := kafkatest.Config(t, "svc")
 	requesters := startGroup(t, reqCfg, 2, nil)
 	errs := make(chan error, 400)
 	var wg sync.WaitGroup
@@ -228,9 +228,9 @@ func TestPythonStyleRepliesReachTheRightInstance(t *testing.T) {
 }
 
 func TestReplyTopicAllowList(t *testing.T) {
-	victim := testConfig(t)
+	victim := kafkatest.Config(t, "svc")
 	victimM := startManager(t, victim) // the topic a crafted request tries to write into
-	respCfg := testConfig(t)
+	respCfg := kafkatest.Config(t, "svc")
 	replied := make(chan error, 1)
 	r := core.NewEventRouter("root")
 	r.BindEvent("call", func(ctx context.Context, ev *core.EventObject) error {
@@ -255,9 +255,9 @@ func TestReplyTopicAllowList(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("crafted request not handled")
 	}
-	dlq := readTopic(t, resp.Config().DeadLetterTopic, 1, 60*time.Second)
-	if string(dlq[0].Key) != ev.CorrelationID || header(dlq[0], core.HeaderDLTAttempts) != "1" {
-		t.Fatalf("DLQ record %s attempts %s", dlq[0].Key, header(dlq[0], core.HeaderDLTAttempts))
+	dlq := kafkatest.ReadTopic(t, resp.Config().DeadLetterTopic, 1, 60*time.Second)
+	if string(dlq[0].Key) != ev.CorrelationID || kafkatest.Header(dlq[0], core.HeaderDLTAttempts) != "1" {
+		t.Fatalf("DLQ record %s attempts %s", dlq[0].Key, kafkatest.Header(dlq[0], core.HeaderDLTAttempts))
 	}
 	// The refusal happened before the DLQ write; the victim topic is empty.
 	if low, high := watermarks(t, victim.Location); high != low {
@@ -289,10 +289,10 @@ func watermarks(t *testing.T, topic string) (low, high int64) {
 }
 
 func TestPendingRequestsBounded(t *testing.T) {
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	cfg.MaxPendingRequests = 5
 	m := startManager(t, cfg)
-	nobody := testConfig(t).Location
+	nobody := kafkatest.Config(t, "svc").Location
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
@@ -319,7 +319,7 @@ func TestPendingRequestsBounded(t *testing.T) {
 }
 
 func TestLateReplyHook(t *testing.T) {
-	respCfg := testConfig(t)
+	respCfg := kafkatest.Config(t, "svc")
 	release := make(chan struct{})
 	r := core.NewEventRouter("root")
 	r.BindEvent("slow", func(ctx context.Context, ev *core.EventObject) error {
@@ -332,7 +332,7 @@ func TestLateReplyHook(t *testing.T) {
 
 	late := make(chan *core.EventObject, 1)
 	var hooked atomic.Int32
-	req := startManager(t, testConfig(t), core.WithLateReplyHook(func(ev *core.EventObject) {
+	req := startManager(t, kafkatest.Config(t, "svc"), core.WithLateReplyHook(func(ev *core.EventObject) {
 		hooked.Add(1)
 		late <- ev
 	}))

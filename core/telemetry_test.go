@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
 
 // TestTraceAcrossRequestReply: a request made inside a caller's span, the
@@ -23,12 +24,12 @@ func TestTraceAcrossRequestReply(t *testing.T) {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	defer tp.Shutdown(context.Background())
 
-	respCfg := testConfig(t)
+	respCfg := kafkatest.Config(t, "svc")
 	resp := startManager(t, respCfg, core.WithTracerProvider(tp))
 	resp.SetRouter(echoRouter())
-	req := startManager(t, testConfig(t), core.WithTracerProvider(tp))
+	req := startManager(t, kafkatest.Config(t, "svc"), core.WithTracerProvider(tp))
 
-	ctx, root := tp.Tracer("test").Start(ctxTimeout(t, 60*time.Second), "GET /charge", trace.WithSpanKind(trace.SpanKindServer))
+	ctx, root := tp.Tracer("test").Start(kafkatest.Context(t, 60*time.Second), "GET /charge", trace.WithSpanKind(trace.SpanKindServer))
 	ev, _ := core.NewEventObject("echo.call", map[string]int{"n": 7})
 	if _, err := req.Request(ctx, respCfg.Location, ev); err != nil {
 		t.Fatal(err)
@@ -95,11 +96,11 @@ func TestMetricsAfterKnownSequence(t *testing.T) {
 	mp := metric.NewMeterProvider(metric.WithReader(reader))
 	defer mp.Shutdown(context.Background())
 
-	respCfg := testConfig(t)
+	respCfg := kafkatest.Config(t, "svc")
 	resp := startManager(t, respCfg)
 	resp.SetRouter(echoRouter())
 
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "svc")
 	cfg.MaxAttempts = 2
 	m := startManager(t, cfg, core.WithMeterProvider(mp))
 	r := core.NewEventRouter("root")
@@ -109,14 +110,14 @@ func TestMetricsAfterKnownSequence(t *testing.T) {
 	// 2 replies, 1 timeout, 1 malformed record, 1 event failing twice.
 	for i := 0; i < 2; i++ {
 		ev, _ := core.NewEventObject("echo.call", map[string]int{"n": i})
-		if _, err := m.Request(ctxTimeout(t, 60*time.Second), respCfg.Location, ev); err != nil {
+		if _, err := m.Request(kafkatest.Context(t, 60*time.Second), respCfg.Location, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
 	ev, _ := core.NewEventObject("x", nil)
 	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := m.Request(short, testConfig(t).Location, ev); !errors.Is(err, core.ErrReplyTimeout) {
+	if _, err := m.Request(short, kafkatest.Config(t, "svc").Location, ev); !errors.Is(err, core.ErrReplyTimeout) {
 		t.Fatal(err)
 	}
 	rawProduce(t, cfg.Location, []byte("k"), []byte("{broken"))

@@ -27,7 +27,7 @@ var adapter = httpintegtest.Adapter{
 			echointeg.WithInitTimeout(p.InitTimeout),
 			echointeg.WithOnReady(p.OnReady),
 			echointeg.WithSignals(),
-			echointeg.WithLogger(httpintegtest.Logger()))
+			echointeg.WithLogger(kafkatest.Logger()))
 	},
 }
 

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -27,40 +26,16 @@ import (
 // Joining a consumer group takes a few seconds, more on a busy machine.
 const startTimeout = 60 * time.Second
 
-func testConfig(t *testing.T) core.Config {
-	t.Helper()
-	return core.Config{
-		BootstrapServers: kafkatest.Bootstrap(t),
-		Location:         kafkatest.Name(t, "fx"),
-		InitialBackoff:   10 * time.Millisecond,
-		MaxBackoff:       50 * time.Millisecond,
-	}
-}
-
-func testLogger() *slog.Logger {
-	if os.Getenv("KB_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 // newApp returns a started fxtest app with Module, cfg and a test logger.
 func newApp(t *testing.T, cfg core.Config, opts ...fx.Option) *fxtest.App {
 	t.Helper()
 	all := append([]fx.Option{
-		fx.Supply(cfg, testLogger()),
+		fx.Supply(cfg, kafkatest.Logger()),
 		fxmodule.Module,
 		fx.StartTimeout(startTimeout),
 		fx.StopTimeout(startTimeout),
 	}, opts...)
 	return fxtest.New(t, all...)
-}
-
-func ctxTimeout(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // echoRouter replies to "echo.back" with the request's data.
@@ -78,7 +53,7 @@ func echoRouter() *core.EventRouter {
 
 func TestStartStop(t *testing.T) {
 	var m *core.Manager
-	app := newApp(t, testConfig(t), fx.Populate(&m))
+	app := newApp(t, kafkatest.Config(t, "fx"), fx.Populate(&m))
 	if m.Ready() {
 		t.Fatal("manager ready before the app started")
 	}
@@ -92,7 +67,7 @@ func TestStartStop(t *testing.T) {
 	}
 
 	// After stop, the manager refuses work.
-	ctx := ctxTimeout(t, 10*time.Second)
+	ctx := kafkatest.Context(t, 10*time.Second)
 	ev, _ := core.NewEventObject("echo.back", nil)
 	if err := m.Produce(ctx, m.Config().Location, ev); !errors.Is(err, core.ErrClosed) {
 		t.Errorf("Produce after stop: %v, want ErrClosed", err)
@@ -130,7 +105,7 @@ func TestRoutedEventFromGroup(t *testing.T) {
 	}
 
 	var m *core.Manager
-	app := newApp(t, testConfig(t),
+	app := newApp(t, kafkatest.Config(t, "fx"),
 		fx.Provide(fxmodule.AsRouter(orders), fxmodule.AsRouter(users)),
 		fx.Populate(&m),
 	)
@@ -141,7 +116,7 @@ func TestRoutedEventFromGroup(t *testing.T) {
 		t.Fatalf("root router = %v, want one named %q", r, m.Config().Location)
 	}
 	ev, _ := core.NewEventObject("orders.created", map[string]int{"id": 7})
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := kafkatest.Context(t, 60*time.Second)
 	if err := m.Produce(ctx, m.Config().Location, ev); err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
@@ -161,7 +136,7 @@ func TestRoutedEventFromGroup(t *testing.T) {
 
 func TestRequestThroughInjectedManager(t *testing.T) {
 	var m *core.Manager
-	app := newApp(t, testConfig(t),
+	app := newApp(t, kafkatest.Config(t, "fx"),
 		fx.Provide(fxmodule.AsRouter(echoRouter)),
 		fx.Populate(&m),
 	)
@@ -169,7 +144,7 @@ func TestRequestThroughInjectedManager(t *testing.T) {
 	defer app.RequireStop()
 
 	ev, _ := core.NewEventObject("echo.back", map[string]string{"hello": "fx"})
-	reply, err := m.Request(ctxTimeout(t, 60*time.Second), m.Config().Location, ev)
+	reply, err := m.Request(kafkatest.Context(t, 60*time.Second), m.Config().Location, ev)
 	if err != nil {
 		t.Fatalf("Request: %v", err)
 	}
@@ -184,14 +159,14 @@ func TestRequestThroughInjectedManager(t *testing.T) {
 
 func TestNoRoutersUsesStorage(t *testing.T) {
 	var m *core.Manager
-	app := newApp(t, testConfig(t), fx.Populate(&m))
+	app := newApp(t, kafkatest.Config(t, "fx"), fx.Populate(&m))
 	app.RequireStart()
 	defer app.RequireStop()
 	if r := m.Router(); r != nil {
 		t.Fatalf("router %q set without contributed routers", r.Name())
 	}
 	ev, _ := core.NewEventObject("any.thing", nil)
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := kafkatest.Context(t, 60*time.Second)
 	if err := m.Produce(ctx, m.Config().Location, ev); err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
@@ -220,7 +195,7 @@ func (s *syncBuffer) String() string {
 
 func TestLoggerFromGraph(t *testing.T) {
 	var buf syncBuffer
-	cfg := testConfig(t)
+	cfg := kafkatest.Config(t, "fx")
 	app := fxtest.New(t,
 		fx.Supply(cfg, slog.New(slog.NewTextHandler(&buf, nil))),
 		fxmodule.Module,
@@ -242,7 +217,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Setenv("KAFKA_LOCATION", loc)
 		t.Setenv("KAFKA_REQUEST_TIMEOUT", "7s")
 		var m *core.Manager
-		app := fxtest.New(t, fxmodule.Module, fx.Populate(&m), fx.Supply(testLogger()),
+		app := fxtest.New(t, fxmodule.Module, fx.Populate(&m), fx.Supply(kafkatest.Logger()),
 			fx.StartTimeout(startTimeout), fx.StopTimeout(startTimeout))
 		app.RequireStart()
 		app.RequireStop()
@@ -254,7 +229,7 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Setenv("KAFKA_BOOTSTRAP_SERVERS", "")
 		t.Setenv("KAFKA_LOCATION", "")
 		app := fx.New(fxmodule.Module, fx.NopLogger, fx.Invoke(func(*core.Manager) {}))
-		err := app.Start(ctxTimeout(t, 10*time.Second))
+		err := app.Start(kafkatest.Context(t, 10*time.Second))
 		if err == nil || !strings.Contains(err.Error(), "KAFKA_BOOTSTRAP_SERVERS") {
 			t.Fatalf("Start: %v, want an error naming KAFKA_BOOTSTRAP_SERVERS", err)
 		}
@@ -265,20 +240,8 @@ func TestConfigFromEnv(t *testing.T) {
 	})
 }
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestStartFailure(t *testing.T) {
-	unreachable := closedPort(t)
+	unreachable := kafkatest.ClosedAddr(t)
 	tests := []struct {
 		name string
 		cfg  core.Config
@@ -306,7 +269,7 @@ func TestStartFailure(t *testing.T) {
 			rolledBack := make(chan struct{})
 			app := fx.New(
 				fx.NopLogger,
-				fx.Supply(tt.cfg, testLogger()),
+				fx.Supply(tt.cfg, kafkatest.Logger()),
 				// Started before the module's hook: must be rolled back.
 				fx.Module("first", fx.Invoke(func(lc fx.Lifecycle) {
 					lc.Append(fx.StopHook(func() { close(rolledBack) }))
@@ -314,7 +277,7 @@ func TestStartFailure(t *testing.T) {
 				fxmodule.Module,
 				fx.Populate(&m),
 			)
-			err := app.Start(ctxTimeout(t, 5*time.Second))
+			err := app.Start(kafkatest.Context(t, 5*time.Second))
 			if err == nil {
 				app.Stop(context.Background())
 				t.Fatal("Start succeeded")
@@ -363,7 +326,7 @@ func TestRouterSetupErrors(t *testing.T) {
 				provides = append(provides, fxmodule.AsRouter(r))
 			}
 			var m *core.Manager
-			app := fx.New(fx.NopLogger, fx.Supply(testConfig(t), testLogger()), fxmodule.Module, fx.Provide(provides...),
+			app := fx.New(fx.NopLogger, fx.Supply(kafkatest.Config(t, "fx"), kafkatest.Logger()), fxmodule.Module, fx.Provide(provides...),
 				fx.Decorate(func(dm *core.Manager) *core.Manager { m = dm; return dm }))
 			err := app.Err()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -392,7 +355,7 @@ func TestGroupTag(t *testing.T) {
 		t.Fatalf("RouterGroup = %q; update the tags in this test and in RouteParams", fxmodule.RouterGroup)
 	}
 	var m *core.Manager
-	app := newApp(t, testConfig(t),
+	app := newApp(t, kafkatest.Config(t, "fx"),
 		fx.Provide(func() out {
 			r := core.NewEventRouter("tagged")
 			r.BindEvent("x", func(context.Context, *core.EventObject) error { return nil })
@@ -467,7 +430,7 @@ func TestHTTPDrainsBeforeConsumerCloses(t *testing.T) {
 
 	var m *core.Manager
 	var srv *http.Server
-	app := newApp(t, testConfig(t),
+	app := newApp(t, kafkatest.Config(t, "fx"),
 		fx.Provide(fxmodule.AsRouter(slow), newServer),
 		fx.Populate(&m, &srv),
 	)

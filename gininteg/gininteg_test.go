@@ -29,7 +29,7 @@ var adapter = httpintegtest.Adapter{
 			gininteg.WithInitTimeout(p.InitTimeout),
 			gininteg.WithOnReady(p.OnReady),
 			gininteg.WithSignals(),
-			gininteg.WithLogger(httpintegtest.Logger()))
+			gininteg.WithLogger(kafkatest.Logger()))
 	},
 }
 

@@ -7,8 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"math/big"
 	"os"
 	"os/exec"
@@ -20,8 +18,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
@@ -59,29 +55,12 @@ func memcachedAddress(t testing.TB) string {
 	return a
 }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("KB_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 // ---------------------------------------------------------------- Go managers
-
-func testConfig(t testing.TB, prefix string) core.Config {
-	t.Helper()
-	return core.Config{
-		BootstrapServers: kafkatest.Bootstrap(t),
-		Location:         kafkatest.Name(t, prefix),
-		InitialBackoff:   10 * time.Millisecond,
-		MaxBackoff:       50 * time.Millisecond,
-	}
-}
 
 // startManager returns a manager whose consumer runs; it is closed at the end of the test.
 func startManager(t testing.TB, cfg core.Config, router *core.EventRouter) *core.Manager {
 	t.Helper()
-	m, err := core.NewManager(cfg, core.WithLogger(testLogger()))
+	m, err := core.NewManager(cfg, core.WithLogger(kafkatest.Logger()))
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)
 	}
@@ -101,44 +80,6 @@ func startManager(t testing.TB, cfg core.Config, router *core.EventRouter) *core
 		t.Fatalf("InitConsumer %s: %v", cfg.Location, err)
 	}
 	return m
-}
-
-// readTopic returns the first n records of topic, failing after timeout.
-func readTopic(t testing.TB, topic string, n int, timeout time.Duration) []*kafka.Message {
-	t.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
-		"bootstrap.servers":  kafkatest.Bootstrap(t),
-		"group.id":           kafkatest.Name(t, "reader"),
-		"auto.offset.reset":  "earliest",
-		"enable.auto.commit": false,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Subscribe(topic, nil); err != nil {
-		t.Fatal(err)
-	}
-	var out []*kafka.Message
-	deadline := time.Now().Add(timeout)
-	for len(out) < n && time.Now().Before(deadline) {
-		if m, ok := c.Poll(100).(*kafka.Message); ok && m.TopicPartition.Error == nil {
-			out = append(out, m)
-		}
-	}
-	if len(out) < n {
-		t.Fatalf("read %d records from %s within %v, want %d", len(out), topic, timeout, n)
-	}
-	return out
-}
-
-func header(m *kafka.Message, key string) string {
-	for _, h := range m.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
-	}
-	return ""
 }
 
 // ---------------------------------------------------------------- Python processes

@@ -173,7 +173,7 @@ func TestPythonRequestGoReply(t *testing.T) {
 	const n = 5
 	pyLoc := kafkatest.Name(t, "py-req")
 	svc := newGoEchoService(pyLoc)
-	m := startManager(t, testConfig(t, "go-resp"), echoRouter(svc.handle))
+	m := startManager(t, kafkatest.Config(t, "go-resp"), echoRouter(svc.handle))
 	goLoc := m.Config().Location
 
 	py := startPython(t, "py_requester", "py_requester.py", goLoc,
@@ -343,7 +343,7 @@ func checkResponderSaw(t *testing.T, py *pyProc, replyTo string, sent []sentRequ
 func TestGoRequestPythonReply(t *testing.T) {
 	const n = 8
 	py, pyLoc := startResponder(t)
-	m := startManager(t, testConfig(t, "go-req"), nil)
+	m := startManager(t, kafkatest.Config(t, "go-req"), nil)
 	py.waitReady(t)
 
 	sent := requestConcurrently(t, m, 0, n, pyLoc)
@@ -389,14 +389,14 @@ func TestGoRequestPythonReply(t *testing.T) {
 func TestGoRequestPythonReplyManyInstances(t *testing.T) {
 	const instances, perInstance = 3, 10
 	py, pyLoc := startResponder(t)
-	cfg := testConfig(t, "go-req")
+	cfg := kafkatest.Config(t, "go-req")
 	ms := make([]*core.Manager, instances)
 	var wg sync.WaitGroup
 	for i := range ms {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m, err := core.NewManager(cfg, core.WithLogger(testLogger()))
+			m, err := core.NewManager(cfg, core.WithLogger(kafkatest.Logger()))
 			if err != nil {
 				t.Errorf("NewManager: %v", err)
 				return
@@ -468,7 +468,7 @@ func TestPythonPoisonIsDeadLettered(t *testing.T) {
 	const n = 3
 	pyLoc := kafkatest.Name(t, "py-req")
 	svc := newGoEchoService(pyLoc)
-	cfg := testConfig(t, "go-resp")
+	cfg := kafkatest.Config(t, "go-resp")
 	cfg.TopicPartitions = 1 // poison and requests on one partition, in this order
 	m := startManager(t, cfg, echoRouter(svc.handle))
 
@@ -492,17 +492,17 @@ func TestPythonPoisonIsDeadLettered(t *testing.T) {
 	if st.DeadLettered != 1 || st.Malformed[core.MalformedNotJSON] != 1 {
 		t.Errorf("Go stats: %d dead-lettered, malformed %v; want 1 not_json", st.DeadLettered, st.Malformed)
 	}
-	dlq := readTopic(t, m.Config().DeadLetterTopic, 1, 60*time.Second)[0]
-	if string(dlq.Key) != poisonID || header(dlq, core.HeaderDLTErrorKind) != core.MalformedNotJSON ||
-		header(dlq, core.HeaderDLTOriginalTopic) != cfg.Location || !strings.Contains(string(dlq.Value), "NaN") {
+	dlq := kafkatest.ReadTopic(t, m.Config().DeadLetterTopic, 1, 60*time.Second)[0]
+	if string(dlq.Key) != poisonID || kafkatest.Header(dlq, core.HeaderDLTErrorKind) != core.MalformedNotJSON ||
+		kafkatest.Header(dlq, core.HeaderDLTOriginalTopic) != cfg.Location || !strings.Contains(string(dlq.Value), "NaN") {
 		t.Errorf("dead letter: key %q kind %q topic %q value %s; want key %s, not_json from %s, the NaN record",
-			dlq.Key, header(dlq, core.HeaderDLTErrorKind), header(dlq, core.HeaderDLTOriginalTopic), dlq.Value, poisonID, cfg.Location)
+			dlq.Key, kafkatest.Header(dlq, core.HeaderDLTErrorKind), kafkatest.Header(dlq, core.HeaderDLTOriginalTopic), dlq.Value, poisonID, cfg.Location)
 	}
 	// The requests came after the poison record on the same partition.
-	poisonOffset, err := strconv.ParseInt(header(dlq, core.HeaderDLTOriginalOffset), 10, 64)
-	if err != nil || header(dlq, core.HeaderDLTOriginalPartition) != "0" {
+	poisonOffset, err := strconv.ParseInt(kafkatest.Header(dlq, core.HeaderDLTOriginalOffset), 10, 64)
+	if err != nil || kafkatest.Header(dlq, core.HeaderDLTOriginalPartition) != "0" {
 		t.Fatalf("dead letter original partition %q offset %q, want partition 0",
-			header(dlq, core.HeaderDLTOriginalPartition), header(dlq, core.HeaderDLTOriginalOffset))
+			kafkatest.Header(dlq, core.HeaderDLTOriginalPartition), kafkatest.Header(dlq, core.HeaderDLTOriginalOffset))
 	}
 	svc.mu.Lock()
 	defer svc.mu.Unlock()

@@ -27,8 +27,8 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
-	"github.com/kafka-broker/kafka-broker-go/embedded"
 	"github.com/kafka-broker/kafka-broker-go/examples/fx/greeter"
+	"github.com/kafka-broker/kafka-broker-go/examples/internal/devenv"
 	"github.com/kafka-broker/kafka-broker-go/fxmodule"
 	"github.com/kafka-broker/kafka-broker-go/gininteg"
 )
@@ -58,13 +58,11 @@ func run(log *slog.Logger) error {
 		fx.Invoke(func(*http.Server) {}),
 	}
 	if os.Getenv("KAFKA_BOOTSTRAP_SERVERS") == "" {
-		cluster, err := embedded.Start()
+		cluster, err := devenv.StartEmbedded(log)
 		if err != nil {
 			return err
 		}
 		defer cluster.Close() // after the app, and so the consumer, stopped
-		log.Info("KAFKA_BOOTSTRAP_SERVERS is unset: started an embedded in-memory Kafka broker (development only)",
-			"brokers", cluster.BootstrapServers())
 		opts = append(opts, fx.Supply(core.Config{BootstrapServers: cluster.BootstrapServers(), Location: location}))
 	}
 
@@ -107,10 +105,7 @@ func newServer(p serverParams) *http.Server {
 	e.Use(gin.Recovery(), gininteg.Middleware(p.Manager))
 	e.GET("/greet/:name", greet)
 
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
+	port := devenv.Port()
 	srv := &http.Server{Addr: ":" + port, Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(context.Context) error {
@@ -125,7 +120,7 @@ func newServer(p serverParams) *http.Server {
 				}
 			}()
 			p.Log.Info("HTTP API ready", "addr", ln.Addr().String())
-			fmt.Printf("Try it:\n  curl -s http://localhost:%s/greet/gopher\n", port)
+			fmt.Printf("Try it:\n  %s\n", devenv.CurlLine(port, "/greet/gopher"))
 			return nil
 		},
 		OnStop: srv.Shutdown,

@@ -11,97 +11,30 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
-	"github.com/kafka-broker/kafka-broker-go/embedded"
-	"github.com/kafka-broker/kafka-broker-go/examples/gin/worker"
+	"github.com/kafka-broker/kafka-broker-go/examples/internal/devenv"
 	"github.com/kafka-broker/kafka-broker-go/gininteg"
 )
 
-// apiLocation is the API's own topic; replies reach it on apiLocation.replies.
-const apiLocation = "gin-example-api"
+const (
+	// apiLocation is the API's own topic; replies reach it on apiLocation.replies.
+	apiLocation = "gin-example-api"
+	// workerLocation is the worker's topic, where the API sends its events.
+	workerLocation = "gin-example-worker"
+)
 
 func main() {
-	role := flag.String("role", "all", "what to run: all, api or worker")
-	flag.Parse()
-	if err := run(*role); err != nil {
-		slog.Error("gin example", "error", err)
-		os.Exit(1)
-	}
-}
-
-func run(role string) error {
-	if role != "all" && role != "api" && role != "worker" {
-		return fmt.Errorf("unknown -role %q (all, api or worker)", role)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C ends the process at once
-	}()
-
-	brokers := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if brokers == "" {
-		if role != "all" {
-			return errors.New("-role=" + role + " runs one side only: set KAFKA_BOOTSTRAP_SERVERS to a broker both sides share")
-		}
-		cluster, err := embedded.Start()
-		if err != nil {
-			return err
-		}
-		defer cluster.Close()
-		brokers = cluster.BootstrapServers()
-		slog.Info("KAFKA_BOOTSTRAP_SERVERS is unset: started an embedded in-memory Kafka broker (development only)", "brokers", brokers)
-	}
-
-	if role == "api" {
-		return serveAPI(ctx, brokers)
-	}
-	w, err := startWorker(ctx, brokers)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
-		}
-		return err
-	}
-	var apiErr error
-	if role == "all" {
-		apiErr = serveAPI(ctx, brokers) // returns once HTTP drained
-	} else {
-		<-ctx.Done()
-	}
-	// The worker stops last: the API's requests in flight need its replies.
-	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return errors.Join(apiErr, w.Close(closeCtx))
-}
-
-func startWorker(ctx context.Context, brokers string) (*core.Manager, error) {
-	w, err := core.NewManager(core.Config{BootstrapServers: brokers, Location: worker.Location})
-	if err != nil {
-		return nil, err
-	}
-	w.SetRouter(worker.Router())
-	if err := w.InitConsumer(ctx); err != nil {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return nil, errors.Join(err, w.Close(closeCtx))
-	}
-	return w, nil
+	devenv.Main("gin example", workerLocation, serveAPI)
 }
 
 func serveAPI(ctx context.Context, brokers string) error {
@@ -123,9 +56,9 @@ func serveAPI(ctx context.Context, brokers string) error {
 
 	api := r.Group("/", gininteg.Middleware(m))
 	// Path parameters become the event's data: {"name": "Ada"}.
-	api.GET("/hello/:name", gininteg.Handler(worker.Location, "greeter.hello"))
+	api.GET("/hello/:name", gininteg.Handler(workerLocation, "greeter.hello"))
 	// The JSON body becomes the event's data: {"n": 21}.
-	api.POST("/double", gininteg.Handler(worker.Location, "math.double"))
+	api.POST("/double", gininteg.Handler(workerLocation, "math.double"))
 	// The same by hand, with the await helper.
 	api.GET("/double/:n", func(c *gin.Context) {
 		n, err := strconv.ParseFloat(c.Param("n"), 64)
@@ -138,20 +71,17 @@ func serveAPI(ctx context.Context, brokers string) error {
 			c.AbortWithStatus(http.StatusInternalServerError)
 			return
 		}
-		rep, err := gininteg.Request(c, worker.Location, ev)
+		rep, err := gininteg.Request(c, workerLocation, ev)
 		if err != nil {
 			return // answered 502, 503 or 504 with a JSON error
 		}
 		gininteg.Respond(c, rep)
 	})
 
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
+	port := devenv.Port()
 	// ctx already ends on SIGINT and SIGTERM.
 	return gininteg.Run(ctx, r, m, ":"+port, gininteg.WithSignals(), gininteg.WithOnReady(func(addr net.Addr) {
 		slog.Info("gin example ready; try:")
-		fmt.Printf("curl -s http://localhost:%s/hello/Ada\n", port)
+		fmt.Println(devenv.CurlLine(port, "/hello/Ada"))
 	}))
 }

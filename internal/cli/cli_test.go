@@ -93,7 +93,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad port", nil, []string{"dev", "--port", "70000"}, "not a port"},
 		{"dev args", nil, []string{"dev", "extra"}, "too many arguments"},
 	}
-	unreachable := closedAddr(t)
+	unreachable := kafkatest.ClosedAddr(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			vars := map[string]string{"KAFKA_BOOTSTRAP_SERVERS": unreachable}
@@ -115,7 +115,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestUnreachableBroker(t *testing.T) {
-	addr := closedAddr(t)
+	addr := kafkatest.ClosedAddr(t)
 	tests := []struct {
 		name string
 		vars map[string]string

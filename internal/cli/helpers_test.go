@@ -3,10 +3,6 @@ package cli_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
-	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -111,13 +107,6 @@ func run(t *testing.T, vars map[string]string, args ...string) result {
 	return newCmd(t, vars).run(ctx, args...)
 }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("KB_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 // startResponder runs a manager on a new Location whose root router includes
 // r, closed at the end of the test.
 func startResponder(t *testing.T, r *core.EventRouter) *core.Manager {
@@ -125,7 +114,7 @@ func startResponder(t *testing.T, r *core.EventRouter) *core.Manager {
 	m, err := core.NewManager(core.Config{
 		BootstrapServers: kafkatest.Bootstrap(t),
 		Location:         kafkatest.Name(t, "svc"),
-	}, core.WithLogger(testLogger()))
+	}, core.WithLogger(kafkatest.Logger()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,16 +134,4 @@ func startResponder(t *testing.T, r *core.EventRouter) *core.Manager {
 		t.Fatalf("InitConsumer: %v", err)
 	}
 	return m
-}
-
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }

@@ -1,11 +1,17 @@
 // Package kafkatest gives tests a Kafka broker: the one named by
 // KAFKA_BOOTSTRAP_SERVERS when set (the real-Kafka tier), otherwise one
 // embedded broker shared by the tests of a package. Topic and group names it
-// hands out are unique, so tests can share a broker.
+// hands out are unique, so tests can share a broker. It also holds the small
+// helpers the packages' tests share: a Config and a Logger for managers, and
+// a plain confluent-kafka-go reader for checking what landed on a topic.
 package kafkatest
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -15,6 +21,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/embedded"
 )
 
@@ -62,6 +69,48 @@ func Name(tb testing.TB, prefix string) string {
 		n = n[:60]
 	}
 	return fmt.Sprintf("%s-%s-%s-%d", prefix, n, runID, seq.Add(1))
+}
+
+// Config returns a Config on the test broker with a Location unique to the
+// test (see Name) and short retry backoffs.
+func Config(tb testing.TB, prefix string) core.Config {
+	tb.Helper()
+	return core.Config{
+		BootstrapServers: Bootstrap(tb),
+		Location:         Name(tb, prefix),
+		InitialBackoff:   10 * time.Millisecond,
+		MaxBackoff:       50 * time.Millisecond,
+	}
+}
+
+// Logger discards logs unless KB_TEST_LOG is set; then it writes everything
+// from debug up to stderr.
+func Logger() *slog.Logger {
+	if os.Getenv("KB_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// Context returns a context that ends after d or with the test.
+func Context(tb testing.TB, d time.Duration) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// ClosedAddr returns a loopback address nothing listens on: a broker that
+// cannot be reached.
+func ClosedAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
 
 // Main runs the package's tests, stops the embedded broker, and fails when

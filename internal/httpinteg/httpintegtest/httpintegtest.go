@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -93,30 +91,16 @@ type Adapter struct {
 	Run func(ctx context.Context, m *core.Manager, app App, p RunParams) error
 }
 
-// Logger discards logs unless KB_TEST_LOG is set.
-func Logger() *slog.Logger {
-	if os.Getenv("KB_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
-}
-
 // NewManager returns a manager on the test broker, with a Location unique to
 // the test, closed at the end of the test.
 func NewManager(t testing.TB, prefix string, opts ...core.Option) *core.Manager {
 	t.Helper()
-	cfg := core.Config{
-		BootstrapServers: kafkatest.Bootstrap(t),
-		Location:         kafkatest.Name(t, prefix),
-		InitialBackoff:   10 * time.Millisecond,
-		MaxBackoff:       50 * time.Millisecond,
-	}
-	return newManager(t, cfg, opts...)
+	return newManager(t, kafkatest.Config(t, prefix), opts...)
 }
 
 func newManager(t testing.TB, cfg core.Config, opts ...core.Option) *core.Manager {
 	t.Helper()
-	opts = append([]core.Option{core.WithLogger(Logger())}, opts...)
+	opts = append([]core.Option{core.WithLogger(kafkatest.Logger())}, opts...)
 	m, err := core.NewManager(cfg, opts...)
 	if err != nil {
 		t.Fatalf("NewManager: %v", err)

@@ -1,16 +1,15 @@
-// Package worker is the responder of the Echo example: a service that answers
-// the API's events over Kafka, knowing nothing of HTTP.
+// Package worker is the responder of the Gin and Echo examples: a service
+// that answers the API's events over Kafka, knowing nothing of HTTP.
 package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 )
-
-// Location is the worker's topic, where the API sends its events.
-const Location = "echo-example-worker"
 
 // Router answers
 //
@@ -18,17 +17,34 @@ const Location = "echo-example-worker"
 //	math.double   {"n":21}        with {"n":42}
 //
 // and sets the HTTP status of the API's response through "http_status" when
-// the request is invalid.
-func Router() *core.EventRouter {
+// the request is invalid. location, the worker's topic, names the root router.
+func Router(location string) *core.EventRouter {
 	greeter := core.NewEventRouter("greeter")
 	greeter.BindEvent("hello", hello)
 	math := core.NewEventRouter("math")
 	math.BindEvent("double", double)
 
-	root := core.NewEventRouter(Location)
+	root := core.NewEventRouter(location)
 	root.IncludeBinder(greeter)
 	root.IncludeBinder(math)
 	return root
+}
+
+// Start runs the worker: a Manager on brokers that consumes location, the
+// topic the API sends its events to, with Router. Close the Manager to stop
+// it.
+func Start(ctx context.Context, brokers, location string) (*core.Manager, error) {
+	w, err := core.NewManager(core.Config{BootstrapServers: brokers, Location: location})
+	if err != nil {
+		return nil, err
+	}
+	w.SetRouter(Router(location))
+	if err := w.InitConsumer(ctx); err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return nil, errors.Join(err, w.Close(closeCtx))
+	}
+	return w, nil
 }
 
 func hello(ctx context.Context, ev *core.EventObject) error {
