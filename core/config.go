@@ -44,7 +44,10 @@ type Config struct {
 
 	// ReplyTopic is the topic replies to this service's requests go to.
 	// Default "<Location>.replies". Every instance reads all of it, without
-	// group membership, and keeps the replies it awaits.
+	// group membership, and keeps the replies it awaits. An instance may have
+	// its own (a name ending in ".replies" passes responders' default
+	// allow-list); it then also reads "<Location>.replies", where other
+	// instances forward replies that reached them by mistake.
 	ReplyTopic string
 	// DisableReplyTopic makes requests ask for replies on Location instead
 	// (the Python package's way); a reply then reaches whichever instance owns

@@ -362,8 +362,9 @@ func (m *Manager) reclaimReply(msg *kafka.Message, ev *EventObject) (done, ok bo
 	}
 	// Another instance of this service sent it: forward it, once, to the
 	// reply topic that every instance reads.
+	shared := m.sharedReplyTopic()
 	fwd := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &m.cfg.ReplyTopic, Partition: kafka.PartitionAny},
+		TopicPartition: kafka.TopicPartition{Topic: &shared, Partition: kafka.PartitionAny},
 		Key:            msg.Key,
 		Value:          msg.Value,
 		Headers:        append(append([]kafka.Header(nil), msg.Headers...), kafka.Header{Key: HeaderForwarded, Value: []byte(m.cfg.Location)}),

@@ -42,7 +42,7 @@ func (m *Manager) InitConsumer(ctx context.Context) error {
 }
 
 func (m *Manager) startConsumers(ctx context.Context) error {
-	topics := []string{m.cfg.Location, m.cfg.ReplyTopic}
+	topics := append([]string{m.cfg.Location}, m.replyTopics()...)
 	if !m.cfg.DisableDeadLetter {
 		topics = append(topics, m.cfg.DeadLetterTopic)
 	}

@@ -227,6 +227,56 @@ func TestPythonStyleRepliesReachTheRightInstance(t *testing.T) {
 	t.Logf("forwarded %d of 400 replies", fwd)
 }
 
+// TestInstanceReplyTopics: each requester instance has a reply topic of its
+// own. Go replies go straight to it; replies from a Python-style responder
+// that reach the wrong instance are forwarded through <Location>.replies.
+func TestInstanceReplyTopics(t *testing.T) {
+	goResp := kafkatest.Config(t, "svc")
+	startGroup(t, goResp, 1, echoRouter())
+	pyResp := kafkatest.Config(t, "svc")
+	py := core.NewEventRouter("root")
+	py.BindEvent("#", func(ctx context.Context, ev *core.EventObject) error {
+		m, _ := core.FromContext(ctx)
+		reply := ev.Clone()
+		reply.Event = "respond"
+		return m.Produce(ctx, ev.AuditLog[len(ev.AuditLog)-1].Location, reply)
+	})
+	startGroup(t, pyResp, 1, py)
+
+	reqCfg := kafkatest.Config(t, "svc")
+	var requesters []*core.Manager
+	for i := 0; i < 2; i++ {
+		cfg := reqCfg
+		cfg.ReplyTopic = fmt.Sprintf("%s-i%d.replies", reqCfg.Location, i)
+		requesters = append(requesters, startGroup(t, cfg, 1, nil)...)
+	}
+	errs := make(chan error, 800)
+	var wg sync.WaitGroup
+	for i, m := range requesters {
+		for j, topic := range []string{goResp.Location, pyResp.Location} {
+			wg.Add(1)
+			go func(base int, m *core.Manager, topic string) {
+				defer wg.Done()
+				requestAll(m, topic, base, 100, errs)
+			}((2*i+j)*100, m, topic)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if fwd := requesters[0].Stats().Forwarded + requesters[1].Stats().Forwarded; fwd == 0 {
+		t.Fatal("no reply was forwarded: the test did not exercise forwarding")
+	}
+	// Each instance's own topic holds only the Go replies to its requests.
+	for _, m := range requesters {
+		if low, high := watermarks(t, m.Config().ReplyTopic); high-low != 100 {
+			t.Errorf("%s holds %d records, want the 100 Go replies", m.Config().ReplyTopic, high-low)
+		}
+	}
+}
+
 func TestReplyTopicAllowList(t *testing.T) {
 	victim := kafkatest.Config(t, "svc")
 	victimM := startManager(t, victim) // the topic a crafted request tries to write into

@@ -40,25 +40,26 @@ func (m *Manager) newReplyConsumer() (*replyConsumer, error) {
 // watermarks, so every reply produced after it returns is read. A topic just
 // created may take a moment to have leaders: that is retried until ctx ends.
 func (r *replyConsumer) position(ctx context.Context) error {
-	topic := r.m.cfg.ReplyTopic
-	var tps []kafka.TopicPartition
-	for {
-		var err error
-		tps, err = r.watermarks(ctx, topic)
-		if err == nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kafka-broker: position reply consumer on %s (brokers %s, last error: %v): %w",
-				topic, r.m.cfg.BootstrapServers, err, ctx.Err())
-		case <-r.m.closing:
-			return ErrClosed
-		case <-time.After(200 * time.Millisecond):
+	var all []kafka.TopicPartition
+	for _, topic := range r.m.replyTopics() {
+		for {
+			tps, err := r.watermarks(ctx, topic)
+			if err == nil {
+				all = append(all, tps...)
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("kafka-broker: position reply consumer on %s (brokers %s, last error: %v): %w",
+					topic, r.m.cfg.BootstrapServers, err, ctx.Err())
+			case <-r.m.closing:
+				return ErrClosed
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}
-	if err := r.c.Assign(tps); err != nil {
-		return fmt.Errorf("kafka-broker: assign %s: %w", topic, err)
+	if err := r.c.Assign(all); err != nil {
+		return fmt.Errorf("kafka-broker: assign reply topics: %w", err)
 	}
 	r.started = true
 	go r.poll()
@@ -120,11 +121,24 @@ func (r *replyConsumer) close() {
 	}
 }
 
+// sharedReplyTopic is where instances forward replies that reached the
+// wrong instance: "<Location>.replies", read by every instance.
+func (m *Manager) sharedReplyTopic() string { return m.cfg.Location + ".replies" }
+
+// replyTopics are the topics the reply consumer reads: the configured reply
+// topic and, when that is an instance's own, the shared one too.
+func (m *Manager) replyTopics() []string {
+	if m.cfg.ReplyTopic == m.sharedReplyTopic() {
+		return []string{m.cfg.ReplyTopic}
+	}
+	return []string{m.cfg.ReplyTopic, m.sharedReplyTopic()}
+}
+
 // handleReply dispatches a record of the reply topic.
 func (m *Manager) handleReply(msg *kafka.Message) {
 	ev, err := decodeRecord(msg, m.cfg.MaxRecordBytes)
 	if err != nil {
-		m.log.Warn("kafka-broker: malformed reply skipped", "topic", m.cfg.ReplyTopic,
+		m.log.Warn("kafka-broker: malformed reply skipped", "topic", *msg.TopicPartition.Topic,
 			"partition", msg.TopicPartition.Partition, "offset", int64(msg.TopicPartition.Offset), "error", err)
 		return
 	}
