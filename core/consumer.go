@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -31,14 +32,31 @@ type groupConsumer struct {
 
 	workers map[int32]*partitionWorker // owned by the poll goroutine, then by Close
 	paused  map[int32]*partitionWorker // partitions paused because their queue was full
+
+	// drainCtx bounds waits for handlers of revoked partitions; Close
+	// cancels it when its own ctx ends.
+	drainCtx    context.Context
+	cancelDrain context.CancelFunc
+
+	storeMu sync.RWMutex // write-held while the consumer closes
+	closed  bool         // no more StoreOffsets
+}
+
+// queued is a fetched record waiting for its partition's worker.
+type queued struct {
+	msg *kafka.Message
+	// taken: the record was a reply already handed to its waiter by the
+	// poll loop; the worker only stores its offset, in order.
+	taken bool
 }
 
 type partitionWorker struct {
 	partition int32
-	queue     chan *kafka.Message
+	queue     chan queued
 	stop      chan struct{} // closed: do not start another record
 	done      chan struct{}
-	paused    bool // owned by the poll goroutine
+	paused    bool        // owned by the poll goroutine
+	abandoned atomic.Bool // its handler outlived a drain: store no offsets
 }
 
 func (m *Manager) newGroupConsumer() (*groupConsumer, error) {
@@ -54,15 +72,18 @@ func (m *Manager) newGroupConsumer() (*groupConsumer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka-broker: create consumer: %w", err)
 	}
+	drainCtx, cancelDrain := context.WithCancel(context.Background())
 	return &groupConsumer{
-		m:        m,
-		c:        c,
-		sem:      make(chan struct{}, m.cfg.Workers),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-		assigned: make(chan struct{}),
-		workers:  make(map[int32]*partitionWorker),
-		paused:   make(map[int32]*partitionWorker),
+		drainCtx:    drainCtx,
+		cancelDrain: cancelDrain,
+		m:           m,
+		c:           c,
+		sem:         make(chan struct{}, m.cfg.Workers),
+		stop:        make(chan struct{}),
+		done:        make(chan struct{}),
+		assigned:    make(chan struct{}),
+		workers:     make(map[int32]*partitionWorker),
+		paused:      make(map[int32]*partitionWorker),
 	}, nil
 }
 
@@ -93,11 +114,12 @@ func (g *groupConsumer) poll() {
 			if w.paused {
 				continue // fetched before the pause; read again after the resume
 			}
-			select {
-			case w.queue <- e:
-			default:
+			if len(w.queue) == cap(w.queue) {
 				g.pause(w, e.TopicPartition)
+				continue
 			}
+			// This goroutine is the queue's only sender: there is room.
+			w.queue <- queued{msg: e, taken: g.m.takeReplyEarly(e)}
 		case kafka.Error:
 			g.logError(e)
 		}
@@ -175,7 +197,7 @@ func (g *groupConsumer) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 			ps = append(ps, tp.Partition)
 			g.resume(tp.Partition) // a pause must not outlive the assignment
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), g.m.cfg.DrainTimeout)
+		ctx, cancel := context.WithTimeout(g.drainCtx, g.m.cfg.DrainTimeout)
 		g.stopWorkers(ctx, ps)
 		cancel()
 		g.commit()
@@ -190,7 +212,7 @@ func (g *groupConsumer) worker(p int32) *partitionWorker {
 	}
 	w := &partitionWorker{
 		partition: p,
-		queue:     make(chan *kafka.Message, g.m.cfg.PartitionQueue),
+		queue:     make(chan queued, g.m.cfg.PartitionQueue),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
@@ -215,10 +237,13 @@ func (g *groupConsumer) stopWorkers(ctx context.Context, ps []int32) error {
 			ws = append(ws, w)
 		}
 	}
-	for _, w := range ws {
+	for i, w := range ws {
 		select {
 		case <-w.done:
 		case <-ctx.Done():
+			for _, w := range ws[i:] {
+				w.abandoned.Store(true)
+			}
 			return ctx.Err()
 		}
 	}
@@ -243,7 +268,7 @@ func (g *groupConsumer) run(w *partitionWorker) {
 			return
 		case <-g.m.closing:
 			return
-		case msg := <-w.queue:
+		case q := <-w.queue:
 			// Once the partition is revoked or Close began, records not yet
 			// started stay uncommitted, for the next owner.
 			select {
@@ -253,6 +278,12 @@ func (g *groupConsumer) run(w *partitionWorker) {
 				return
 			default:
 			}
+			if q.taken {
+				g.m.stats.consumed.Add(1)
+				g.m.stats.handled.Add(1)
+				g.storeOffset(w, q.msg.TopicPartition)
+				continue
+			}
 			select {
 			case <-w.stop:
 				return
@@ -260,21 +291,57 @@ func (g *groupConsumer) run(w *partitionWorker) {
 				return
 			case g.sem <- struct{}{}:
 			}
-			ok := g.m.handleRecord(msg)
+			ok := g.m.handleRecord(q.msg)
 			<-g.sem
 			if !ok {
 				// Shutting down before the record was handled: leave it
 				// uncommitted and stop, so nothing after it is committed.
-				<-w.stop
 				return
 			}
-			tp := msg.TopicPartition
-			tp.Offset++
-			if _, err := g.c.StoreOffsets([]kafka.TopicPartition{tp}); err != nil {
-				g.m.log.Debug("kafka-broker: store offset", "partition", tp.Partition, "error", err)
-			}
+			g.storeOffset(w, q.msg.TopicPartition)
 		}
 	}
+}
+
+// storeOffset marks the record at tp handled, for the next commit. A worker
+// abandoned by a drain that timed out stores nothing (its partition may have
+// a new worker, or owner), nor does anyone once the consumer closes.
+func (g *groupConsumer) storeOffset(w *partitionWorker, tp kafka.TopicPartition) {
+	g.storeMu.RLock()
+	defer g.storeMu.RUnlock()
+	if g.closed || w.abandoned.Load() {
+		return
+	}
+	tp.Offset++
+	if _, err := g.c.StoreOffsets([]kafka.TopicPartition{tp}); err != nil {
+		g.m.log.Debug("kafka-broker: store offset", "partition", tp.Partition, "error", err)
+	}
+}
+
+// takeReplyEarly hands a record that is a reply awaited by a Request to its
+// waiter at once, on the poll goroutine, so the reply does not queue behind
+// a handler of the same partition (perhaps the very one waiting for it).
+func (m *Manager) takeReplyEarly(msg *kafka.Message) bool {
+	if len(msg.Key) == 0 || !m.pending.has(string(msg.Key)) {
+		return false
+	}
+	ev, err := decodeRecord(msg, m.cfg.MaxRecordBytes)
+	if err != nil || !m.mayBeReply(ev) {
+		return false
+	}
+	return m.pending.deliver(ev)
+}
+
+// mayBeReply reports whether ev, read from the Location topic, can be the
+// reply to a request of this service: a Go request (it names a reply topic)
+// is not, nor is an event still pending whose last hop is this service (a
+// request it sent to itself).
+func (m *Manager) mayBeReply(ev *EventObject) bool {
+	if ev.meta != nil && ev.meta.replyTopic != "" {
+		return false
+	}
+	n := len(ev.AuditLog)
+	return n == 0 || ev.AuditLog[n-1].Location != m.cfg.Location || ev.Status == StatusCompleted
 }
 
 // handleRecord decodes and dispatches one record of the Location topic. It
@@ -295,14 +362,15 @@ func (m *Manager) handleRecord(msg *kafka.Message) bool {
 			"kind", kind, "error", err)
 		return m.deadLetter(msg, err, kind, 0)
 	}
-	if ev.meta.replyTopic == "" {
-		// Not a Go request: it may be a reply (from a Python responder, or a
-		// Go one without reply topic) to something this service asked.
+	r := m.router.Load()
+	if m.mayBeReply(ev) {
+		// It may be a reply (from a Python responder, or a Go one without
+		// reply topic) to something this service asked.
 		if m.takeReply(ev) {
 			m.stats.handled.Add(1)
 			return true
 		}
-		if m.isOwnReply(ev) {
+		if m.isOwnReply(ev, r) {
 			if done, ok := m.reclaimReply(msg, ev); done {
 				if ok {
 					m.stats.handled.Add(1)
@@ -311,7 +379,6 @@ func (m *Manager) handleRecord(msg *kafka.Message) bool {
 			}
 		}
 	}
-	r := m.router.Load()
 	if r == nil {
 		m.storage.put(ev)
 		m.stats.stored.Add(1)
@@ -325,7 +392,9 @@ func (m *Manager) handleRecord(msg *kafka.Message) bool {
 		m.stats.handled.Add(1)
 		return true
 	}
-	if m.handlerCtx.Err() != nil && !IsPermanent(err) {
+	if m.shuttingDown() && !errors.Is(err, ErrNoRoute) {
+		// Failed while Close drains (a Request it made got ErrClosed, say):
+		// leave it uncommitted for the next owner rather than dead-letter it.
 		return false
 	}
 	kind := "handler"
@@ -342,11 +411,28 @@ func (m *Manager) takeReply(ev *EventObject) bool {
 	return m.pending.deliver(ev) || m.storage.deliver(ev)
 }
 
-// isOwnReply reports whether ev came back to this service from elsewhere:
-// its first hop left from this Location and its last hop from another one.
-func (m *Manager) isOwnReply(ev *EventObject) bool {
+func (m *Manager) shuttingDown() bool {
+	return m.state.Load() >= stateClosing || m.handlerCtx.Err() != nil
+}
+
+// isOwnReply reports whether ev is a reply to this service that no handler
+// of r takes: its first hop left from this Location, its last hop from
+// another one, it is marked as a reply (status "completed", or the Python
+// package's event "respond"), and r, if set, has no route for it.
+func (m *Manager) isOwnReply(ev *EventObject, r *EventRouter) bool {
 	n := len(ev.AuditLog)
-	return n >= 2 && ev.AuditLog[0].Location == m.cfg.Location && ev.AuditLog[n-1].Location != m.cfg.Location
+	if n < 2 || ev.AuditLog[0].Location != m.cfg.Location || ev.AuditLog[n-1].Location == m.cfg.Location {
+		return false
+	}
+	if ev.Status != StatusCompleted && ev.Event != "respond" {
+		return false
+	}
+	if r != nil {
+		if _, ok := r.Match(ev.Event); ok {
+			return false
+		}
+	}
+	return true
 }
 
 // reclaimReply deals with a reply that arrived on the Location topic with no
@@ -370,7 +456,11 @@ func (m *Manager) reclaimReply(msg *kafka.Message, ev *EventObject) (done, ok bo
 		Headers:        append(append([]kafka.Header(nil), msg.Headers...), kafka.Header{Key: HeaderForwarded, Value: []byte(m.cfg.Location)}),
 	}
 	if err := m.produceUntilDone(fwd); err != nil {
-		return true, false
+		if errors.Is(err, errShuttingDown) {
+			return true, false
+		}
+		m.log.Error("kafka-broker: cannot forward reply; handling it here", "correlation_id", ev.CorrelationID, "error", err)
+		return false, false
 	}
 	m.stats.forwarded.Add(1)
 	return true, true
@@ -405,7 +495,7 @@ func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObjec
 			return struct{}{}, nil
 		}
 		m.stats.handlerErrors.Add(1)
-		if IsPermanent(err) || errors.Is(err, ErrReplyTopicNotAllowed) {
+		if IsPermanent(err) || errors.Is(err, ErrReplyTopicNotAllowed) || m.shuttingDown() {
 			return struct{}{}, backoff.Permanent(err)
 		}
 		m.log.Debug("kafka-broker: handler failed", "event", ev.Event, "attempt", attempts, "error", err)
@@ -434,6 +524,9 @@ const (
 	HeaderDLTOriginalPartition = "kafka_dlt-original-partition"
 	HeaderDLTOriginalOffset    = "kafka_dlt-original-offset"
 	HeaderDLTAttempts          = "kafka_dlt-attempts"
+	// HeaderDLTValueDropped is set, with the reason, on a dead letter written
+	// without the original value because the broker refused it.
+	HeaderDLTValueDropped = "kafka_dlt-value-dropped"
 )
 
 // deadLetter writes msg with the reason to the dead-letter topic. It reports
@@ -458,11 +551,46 @@ func (m *Manager) deadLetter(msg *kafka.Message, cause error, kind string, attem
 		Value:          msg.Value,
 		Headers:        headers,
 	}
-	if err := m.produceUntilDone(dlq); err != nil {
+	err := m.produceUntilDone(dlq)
+	if err != nil && !errors.Is(err, errShuttingDown) {
+		// The broker refuses the record (too large, say): dead-letter the
+		// headers alone; they name where the original still is.
+		m.log.Error("kafka-broker: dead-letter write refused; writing it without its value",
+			"topic", m.cfg.DeadLetterTopic, "original_offset", int64(tp.Offset), "error", err)
+		dlq.Value = nil
+		dlq.Headers = append(dlq.Headers, kafka.Header{Key: HeaderDLTValueDropped, Value: []byte(err.Error())})
+		err = m.produceUntilDone(dlq)
+	}
+	switch {
+	case err == nil:
+		m.stats.deadLettered.Add(1)
+		return true
+	case errors.Is(err, errShuttingDown):
+		return false
+	default:
+		m.stats.deadLetterFailed.Add(1)
+		m.log.Error("kafka-broker: record dropped: cannot be dead-lettered", "topic", *tp.Topic,
+			"partition", tp.Partition, "offset", int64(tp.Offset), "error", err)
+		return true
+	}
+}
+
+// errShuttingDown: a write was abandoned because the manager is closing.
+var errShuttingDown = errors.New("kafka-broker: shutting down")
+
+// permanentProduceError reports errors that retrying the same record cannot fix.
+func permanentProduceError(err error) bool {
+	var kerr kafka.Error
+	if !errors.As(err, &kerr) {
 		return false
 	}
-	m.stats.deadLettered.Add(1)
-	return true
+	switch kerr.Code() {
+	case kafka.ErrMsgSizeTooLarge, kafka.ErrRecordListTooLarge, kafka.ErrInvalidRecord, kafka.ErrInvalidMsg,
+		kafka.ErrInvalidMsgSize, kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
+		kafka.ErrTopicException, kafka.ErrInvalidArg, kafka.ErrUnknownTopic:
+		return true
+	}
+	return false
 }
 
 // produceUntilDone produces msg, retrying failures with backoff until it is
@@ -474,13 +602,19 @@ func (m *Manager) produceUntilDone(msg *kafka.Message) error {
 	_, err := backoff.Retry(m.handlerCtx, func() (struct{}, error) {
 		cp := *msg
 		err := m.produce(m.handlerCtx, &cp)
-		if err != nil {
-			if errors.Is(err, ErrClosed) {
-				return struct{}{}, backoff.Permanent(err)
-			}
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrClosed) || m.handlerCtx.Err() != nil:
+			return struct{}{}, backoff.Permanent(errShuttingDown)
+		case permanentProduceError(err):
+			return struct{}{}, backoff.Permanent(err)
+		default:
 			m.log.Warn("kafka-broker: write failed, retrying", "topic", *msg.TopicPartition.Topic, "error", err)
 		}
 		return struct{}{}, err
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+	if err != nil && m.handlerCtx.Err() != nil {
+		return errShuttingDown
+	}
 	return err
 }

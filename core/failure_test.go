@@ -17,15 +17,13 @@ import (
 // routed starts a manager whose router binds "job.<name>" handlers.
 func routed(t *testing.T, cfg core.Config, handlers map[string]core.HandlerFunc) *core.Manager {
 	t.Helper()
-	m := startManager(t, cfg)
 	r := core.NewEventRouter(cfg.Location)
 	job := core.NewEventRouter("job")
 	for name, h := range handlers {
 		job.BindEvent(name, h)
 	}
 	r.IncludeBinder(job)
-	m.SetRouter(r)
-	return m
+	return startRouted(t, cfg, r)
 }
 
 func produce(t *testing.T, m *core.Manager, topic, event string, data any) *core.EventObject {
@@ -429,8 +427,7 @@ func TestCloseDrainsInFlight(t *testing.T) {
 	}
 
 	// A new member of the same group gets everything not committed.
-	second := startManager(t, cfg)
-	second.SetRouter(r)
+	startRouted(t, cfg, r)
 	deadline := time.Now().Add(120 * time.Second)
 	for {
 		mu.Lock()

@@ -122,8 +122,7 @@ func TestProduceAcrossBrokerRestart(t *testing.T) {
 	b := realBroker(t)
 	cfg := kafkatest.Config(t, "svc")
 	col := newCollector()
-	m := startManager(t, cfg)
-	m.SetRouter(col.router())
+	m := startRouted(t, cfg, col.router())
 	acked := produceMany(t, m, cfg.Location, 8, 5000, 60*time.Second, func() {
 		if err := b.Restart(kafkatest.Context(t, 180*time.Second)); err != nil {
 			t.Fatalf("restart broker: %v", err)
@@ -137,8 +136,7 @@ func TestStreamAcrossBrokerKill(t *testing.T) {
 	b := realBroker(t)
 	cfg := kafkatest.Config(t, "svc")
 	col := newCollector()
-	m := startManager(t, cfg)
-	m.SetRouter(col.router())
+	m := startRouted(t, cfg, col.router())
 	acked := produceMany(t, m, cfg.Location, 8, 20000, 60*time.Second, func() {
 		ctx := kafkatest.Context(t, 180*time.Second)
 		if err := b.Kill(ctx); err != nil {

@@ -99,3 +99,17 @@ func rawProduceAll(t testing.TB, topic string, recs []rawRecord) {
 		}
 	}
 }
+
+// startRouted returns a manager whose consumer runs with router r, set
+// before the first record can arrive.
+func startRouted(t testing.TB, cfg core.Config, r *core.EventRouter, opts ...core.Option) *core.Manager {
+	t.Helper()
+	m := newManager(t, cfg, opts...)
+	m.SetRouter(r)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := m.InitConsumer(ctx); err != nil {
+		t.Fatalf("InitConsumer: %v", err)
+	}
+	return m
+}

@@ -117,7 +117,12 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		return nil, fmt.Errorf("kafka-broker: telemetry: %w", err)
 	}
 
+	maxMsg := 1_000_000 // librdkafka's default
+	if need := cfg.MaxRecordBytes + 64<<10; need > maxMsg {
+		maxMsg = need // room to dead-letter the largest accepted record with its headers
+	}
 	pc := m.clientConfig(kafka.ConfigMap{
+		"message.max.bytes":         maxMsg,
 		"enable.idempotence":        true,
 		"acks":                      "all",
 		"linger.ms":                 1,
@@ -363,6 +368,11 @@ func (m *Manager) Request(ctx context.Context, topic string, ev *EventObject) (*
 func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg *kafka.Message, w chan *EventObject) (*EventObject, string, error) {
 	if err := m.produce(ctx, msg); err != nil {
 		m.pending.remove(ev.CorrelationID, w)
+		if errors.Is(err, context.DeadlineExceeded) {
+			m.stats.timeouts.Add(1)
+			return nil, "timeout", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w before the broker acknowledged it: %v",
+				ev.CorrelationID, ev.Event, topic, ErrReplyTimeout, err)
+		}
 		return nil, "produce_error", err
 	}
 	select {

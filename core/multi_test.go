@@ -289,8 +289,7 @@ func TestReplyTopicAllowList(t *testing.T) {
 		replied <- err
 		return err
 	})
-	resp := startManager(t, respCfg)
-	resp.SetRouter(r)
+	resp := startRouted(t, respCfg, r)
 
 	ev, _ := core.NewEventObject("call", nil)
 	ev.AuditLog = []core.AuditEntry{{Event: "call", Location: "attacker", TimeSent: time.Now().Unix()}}
@@ -377,8 +376,7 @@ func TestLateReplyHook(t *testing.T) {
 		m, _ := core.FromContext(ctx)
 		return m.Reply(ctx, ev, nil)
 	})
-	resp := startManager(t, respCfg)
-	resp.SetRouter(r)
+	startRouted(t, respCfg, r)
 
 	late := make(chan *core.EventObject, 1)
 	var hooked atomic.Int32

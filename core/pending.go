@@ -7,9 +7,10 @@ import (
 
 // pendingRequests holds the waiters of Request calls by correlation ID.
 type pendingRequests struct {
-	max int
-	mu  sync.Mutex
-	m   map[string]chan *EventObject
+	max    int
+	mu     sync.Mutex
+	m      map[string]chan *EventObject
+	closed bool
 }
 
 func newPendingRequests(max int) *pendingRequests {
@@ -21,6 +22,9 @@ var errDuplicateRequest = errors.New("a request with this correlation ID is alre
 func (p *pendingRequests) add(id string) (chan *EventObject, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
 	if p.max > 0 && len(p.m) >= p.max {
 		return nil, ErrTooManyPending
 	}
@@ -56,16 +60,18 @@ func (p *pendingRequests) has(id string) bool {
 // remove forgets the waiter; when a reply was delivered meanwhile it is returned.
 func (p *pendingRequests) remove(id string, ch chan *EventObject) (*EventObject, bool) {
 	p.mu.Lock()
-	if cur, ok := p.m[id]; ok && cur == ch {
+	cur, ok := p.m[id]
+	mine := ok && cur == ch
+	if mine {
 		delete(p.m, id)
 	}
 	p.mu.Unlock()
-	select {
-	case ev := <-ch:
+	if !mine {
+		// deliver or closeAll took the waiter out: its send is on the way.
+		ev := <-ch
 		return ev, ev != nil
-	default:
-		return nil, false
 	}
+	return nil, false
 }
 
 func (p *pendingRequests) len() int {
@@ -78,6 +84,7 @@ func (p *pendingRequests) len() int {
 func (p *pendingRequests) closeAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.closed = true
 	for id, ch := range p.m {
 		ch <- nil
 		delete(p.m, id)

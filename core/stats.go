@@ -5,7 +5,7 @@ import "sync/atomic"
 type counters struct {
 	produced, requests, replies, timeouts, lateReplies, forwarded atomic.Uint64
 	consumed, handled, handlerErrors, retries, deadLettered       atomic.Uint64
-	panics, noRoute, stored, storageEvicted                       atomic.Uint64
+	panics, noRoute, stored, storageEvicted, deadLetterFailed     atomic.Uint64
 	malformed                                                     [5]atomic.Uint64
 }
 
@@ -22,6 +22,7 @@ type Stats struct {
 	HandlerErrors  uint64 // failed handler attempts
 	Retries        uint64 // handler attempts after the first
 	DeadLettered   uint64 // records written to the dead-letter topic
+	DroppedRecords uint64 // records the broker refused even as dead letters (logged with their offset)
 	Panics         uint64 // recovered handler panics
 	NoRoute        uint64 // events no route matched
 	Stored         uint64 // events put in the ConsumerStorage
@@ -48,7 +49,7 @@ func (m *Manager) Stats() Stats {
 		Produced: c.produced.Load(), Requests: c.requests.Load(), Replies: c.replies.Load(),
 		Timeouts: c.timeouts.Load(), LateReplies: c.lateReplies.Load(), Forwarded: c.forwarded.Load(),
 		Consumed: c.consumed.Load(), Handled: c.handled.Load(), HandlerErrors: c.handlerErrors.Load(),
-		Retries: c.retries.Load(), DeadLettered: c.deadLettered.Load(), Panics: c.panics.Load(),
+		Retries: c.retries.Load(), DeadLettered: c.deadLettered.Load(), DroppedRecords: c.deadLetterFailed.Load(), Panics: c.panics.Load(),
 		NoRoute: c.noRoute.Load(), Stored: c.stored.Load(), StorageEvicted: c.storageEvicted.Load(),
 		Malformed: make(map[string]uint64, len(malformedKinds)),
 		Pending:   m.pending.len(),

@@ -54,11 +54,13 @@ func newConsumerStorage(maxEvents int, maxAge time.Duration, log *slog.Logger, o
 
 // put stores ev, or hands it to a Consume waiter for its correlation ID.
 func (s *ConsumerStorage) put(ev *EventObject) {
-	if s.deliver(ev) {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Handing over and storing are one critical section, so a Consume that
+	// registers meanwhile cannot miss the event.
+	if s.deliverLocked(ev) {
+		return
+	}
 	now := s.now()
 	s.expireLocked(now)
 	if el, ok := s.items[ev.CorrelationID]; ok {
@@ -78,6 +80,10 @@ func (s *ConsumerStorage) put(ev *EventObject) {
 func (s *ConsumerStorage) deliver(ev *EventObject) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.deliverLocked(ev)
+}
+
+func (s *ConsumerStorage) deliverLocked(ev *EventObject) bool {
 	ws := s.waiters[ev.CorrelationID]
 	if len(ws) == 0 {
 		return false

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -150,6 +151,29 @@ func TestStorageCloseWakesWaiters(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		if err := <-errs; !errors.Is(err, ErrClosed) {
 			t.Fatalf("err = %v, want ErrClosed", err)
+		}
+	}
+}
+
+// A Consume registering while put runs never misses the event.
+func TestStoragePutRacingConsume(t *testing.T) {
+	s, _, _ := testStorage(0, 0)
+	for i := 0; i < 20000; i++ {
+		id := fmt.Sprint(i)
+		var wg sync.WaitGroup
+		wg.Add(2)
+		var err error
+		go func() { defer wg.Done(); s.put(ev(id)) }()
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, err = s.Consume(ctx, id)
+		}()
+		wg.Wait()
+		if err != nil {
+			_, stored := s.Get(id)
+			t.Fatalf("iteration %d: Consume = %v while the event is stored=%v", i, err, stored)
 		}
 	}
 }

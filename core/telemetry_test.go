@@ -25,8 +25,7 @@ func TestTraceAcrossRequestReply(t *testing.T) {
 	defer tp.Shutdown(context.Background())
 
 	respCfg := kafkatest.Config(t, "svc")
-	resp := startManager(t, respCfg, core.WithTracerProvider(tp))
-	resp.SetRouter(echoRouter())
+	startRouted(t, respCfg, echoRouter(), core.WithTracerProvider(tp))
 	req := startManager(t, kafkatest.Config(t, "svc"), core.WithTracerProvider(tp))
 
 	ctx, root := tp.Tracer("test").Start(kafkatest.Context(t, 60*time.Second), "GET /charge", trace.WithSpanKind(trace.SpanKindServer))
@@ -97,8 +96,7 @@ func TestMetricsAfterKnownSequence(t *testing.T) {
 	defer mp.Shutdown(context.Background())
 
 	respCfg := kafkatest.Config(t, "svc")
-	resp := startManager(t, respCfg)
-	resp.SetRouter(echoRouter())
+	startRouted(t, respCfg, echoRouter())
 
 	cfg := kafkatest.Config(t, "svc")
 	cfg.MaxAttempts = 2

@@ -1,0 +1,162 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
+)
+
+// An event shaped like a reply to this service (first hop here, last hop
+// elsewhere, status completed) that the router has a route for is routed,
+// not forwarded: no instance may remember sending it (a restart).
+func TestReplyShapedEventWithRouteIsRouted(t *testing.T) {
+	cfg := kafkatest.Config(t, "svc")
+	routed := make(chan string, 1)
+	r := core.NewEventRouter("root")
+	r.BindEvent("#", func(_ context.Context, ev *core.EventObject) error { routed <- ev.CorrelationID; return nil })
+	m := startRouted(t, cfg, r)
+	val := fmt.Sprintf(`{"correlation_id": "cid-1", "status": "completed", "event": "order.done", "data": {}, "audit_log": [`+
+		`{"data": {}, "event": "order.place", "location": %q, "time_sent": 1, "time_received": 2}, `+
+		`{"data": {}, "event": "order.done", "location": "other-svc", "time_sent": 3, "time_received": null}]}`, cfg.Location)
+	rawProduce(t, cfg.Location, []byte("cid-1"), []byte(val))
+	select {
+	case id := <-routed:
+		if id != "cid-1" {
+			t.Fatalf("routed %s", id)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("never routed; stats %+v", m.Stats())
+	}
+	if st := m.Stats(); st.Forwarded != 0 {
+		t.Fatalf("forwarded %d", st.Forwarded)
+	}
+}
+
+// A handler that Requests a responder answering on the Location topic (the
+// Python way) gets its reply even when it lands on the handler's own
+// partition, behind the handler itself.
+func TestHandlerRequestReplyOnOwnPartition(t *testing.T) {
+	respCfg := kafkatest.Config(t, "py")
+	py := core.NewEventRouter("root")
+	py.BindEvent("#", func(ctx context.Context, ev *core.EventObject) error {
+		m, _ := core.FromContext(ctx)
+		reply := ev.Clone()
+		reply.Status = core.StatusCompleted
+		reply.Event = "respond"
+		return m.Produce(ctx, ev.AuditLog[len(ev.AuditLog)-1].Location, reply)
+	})
+	startRouted(t, respCfg, py)
+
+	cfg := kafkatest.Config(t, "go")
+	cfg.TopicPartitions = 1 // every reply lands on the asking handler's partition
+	errc := make(chan error, 1)
+	r := core.NewEventRouter("root")
+	r.BindEvent("start", func(ctx context.Context, ev *core.EventObject) error {
+		m, _ := core.FromContext(ctx)
+		q, _ := core.NewEventObject("ask", nil)
+		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		_, err := m.Request(rctx, respCfg.Location, q)
+		errc <- err
+		return nil
+	})
+	m := startRouted(t, cfg, r)
+	produceTo(t, m, cfg.Location, "start")
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("Request from a handler: %v (stats %+v)", err, m.Stats())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("handler never ran")
+	}
+}
+
+// A record the broker refuses even as a dead letter does not stall its
+// partition: the dead letter is written without the value, and the records
+// behind it are handled.
+func TestDeadLetterRefusedByBroker(t *testing.T) {
+	cfg := kafkatest.Config(t, "big")
+	cfg.TopicPartitions = 1
+	cfg.Kafka = map[string]any{"message.max.bytes": 4096} // this producer's limit
+	routed := make(chan struct{})
+	r := core.NewEventRouter("root")
+	r.BindEvent("ok", func(context.Context, *core.EventObject) error { close(routed); return nil })
+	m := startRouted(t, cfg, r)
+	big := `{"correlation_id": "big-1", "event": "nope", "data": {"pad": "` + strings.Repeat("x", 6000) + `"}}`
+	small := `{"correlation_id": "small-1", "event": "ok", "data": {}}`
+	rawProduceAll(t, cfg.Location, []rawRecord{
+		{partition: 0, key: []byte("big-1"), value: []byte(big)},
+		{partition: 0, key: []byte("small-1"), value: []byte(small)},
+	})
+	select {
+	case <-routed:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("partition stalled behind a record that cannot be dead-lettered; stats %+v", m.Stats())
+	}
+	dlq := kafkatest.ReadTopic(t, m.Config().DeadLetterTopic, 1, 60*time.Second)
+	if string(dlq[0].Key) != "big-1" || len(dlq[0].Value) != 0 || kafkatest.Header(dlq[0], core.HeaderDLTValueDropped) == "" ||
+		kafkatest.Header(dlq[0], core.HeaderDLTOriginalOffset) != "0" {
+		t.Fatalf("dead letter key %q, %d value bytes, headers %v", dlq[0].Key, len(dlq[0].Value), dlq[0].Headers)
+	}
+}
+
+// Close while a handler waits in Request: the Request fails with ErrClosed,
+// and the record is left uncommitted for the next owner, not dead-lettered.
+func TestCloseLeavesRequestingHandlerUncommitted(t *testing.T) {
+	cfg := kafkatest.Config(t, "c")
+	cfg.TopicPartitions = 1
+	silent := kafkatest.Config(t, "silent") // nobody answers here
+	startManager(t, silent)
+	var calls atomic.Int32
+	handlerErr := make(chan error, 1)
+	r := core.NewEventRouter("root")
+	r.BindEvent("work", func(ctx context.Context, ev *core.EventObject) error {
+		m, _ := core.FromContext(ctx)
+		q, _ := core.NewEventObject("ask", nil)
+		_, err := m.Request(ctx, silent.Location, q)
+		if calls.Add(1) == 1 {
+			handlerErr <- err
+		}
+		return err
+	})
+	first, err := core.NewManager(cfg, core.WithLogger(kafkatest.Logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.SetRouter(r)
+	if err := first.InitConsumer(kafkatest.Context(t, 60*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	w := produceTo(t, first, cfg.Location, "work")
+	waitFor(t, func() bool { return first.Stats().Pending == 1 })
+	if err := first.Close(kafkatest.Context(t, 30*time.Second)); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-handlerErr; !errors.Is(err, core.ErrClosed) {
+		t.Fatalf("handler's Request = %v, want ErrClosed", err)
+	}
+	if st := first.Stats(); st.DeadLettered != 0 || st.Retries != 0 {
+		t.Fatalf("in-flight record dead-lettered or retried during Close: %+v", st)
+	}
+	// The next member of the group gets it again.
+	seen := make(chan string, 1)
+	again := core.NewEventRouter("root")
+	again.BindEvent("work", func(_ context.Context, ev *core.EventObject) error { seen <- ev.CorrelationID; return nil })
+	startRouted(t, cfg, again)
+	select {
+	case id := <-seen:
+		if id != w.CorrelationID {
+			t.Fatalf("redelivered %s, want %s", id, w.CorrelationID)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the record interrupted by Close was not redelivered")
+	}
+}
