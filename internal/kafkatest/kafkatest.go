@@ -50,6 +50,7 @@ func Bootstrap(tb testing.TB) string {
 			tb.Fatalf("start embedded broker: %v", err)
 		}
 		cluster = c
+		fmt.Fprintf(os.Stderr, "kafkatest: KAFKA_BOOTSTRAP_SERVERS is unset: using an embedded broker on %s\n", c.BootstrapServers())
 	}
 	return cluster.BootstrapServers()
 }
