@@ -38,6 +38,8 @@ type groupConsumer struct {
 	drainCtx    context.Context
 	cancelDrain context.CancelFunc
 
+	fullTimer *time.Timer // reused by enqueue; poll goroutine only
+
 	storeMu sync.RWMutex // write-held while the consumer closes
 	closed  bool         // no more StoreOffsets
 }
@@ -104,7 +106,11 @@ func (g *groupConsumer) poll() {
 			return
 		default:
 		}
-		switch e := g.c.Poll(100).(type) {
+		timeout := 100
+		if len(g.paused) > 0 {
+			timeout = 10 // notice soon when a paused partition's queue drains
+		}
+		switch e := g.c.Poll(timeout).(type) {
 		case *kafka.Message:
 			if e.TopicPartition.Error != nil {
 				g.m.log.Warn("kafka-broker: consume error", "error", e.TopicPartition.Error)
@@ -114,16 +120,42 @@ func (g *groupConsumer) poll() {
 			if w.paused {
 				continue // fetched before the pause; read again after the resume
 			}
-			if len(w.queue) == cap(w.queue) {
+			q := queued{msg: e, taken: g.m.takeReplyEarly(e)}
+			if !g.enqueue(w, q) {
 				g.pause(w, e.TopicPartition)
-				continue
 			}
-			// This goroutine is the queue's only sender: there is room.
-			w.queue <- queued{msg: e, taken: g.m.takeReplyEarly(e)}
 		case kafka.Error:
 			g.logError(e)
 		}
 		g.resumeDrained()
+	}
+}
+
+// queueFullWait is how long the poll loop waits for room in a full
+// partition queue before it pauses the partition: a backlog behind fast
+// handlers never pauses, a stuck handler does not hold up the others long.
+const queueFullWait = 20 * time.Millisecond
+
+// enqueue hands q to w, waiting up to queueFullWait for room.
+func (g *groupConsumer) enqueue(w *partitionWorker, q queued) bool {
+	select {
+	case w.queue <- q:
+		return true
+	default:
+	}
+	if g.fullTimer == nil {
+		g.fullTimer = time.NewTimer(queueFullWait)
+	} else {
+		g.fullTimer.Reset(queueFullWait)
+	}
+	defer g.fullTimer.Stop()
+	select {
+	case w.queue <- q:
+		return true
+	case <-g.fullTimer.C:
+		return false
+	case <-g.stop:
+		return false
 	}
 }
 
@@ -481,16 +513,32 @@ func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObjec
 		m.stats.noRoute.Add(1)
 		return 0, Permanent(fmt.Errorf("%w %q", ErrNoRoute, ev.Event))
 	}
+	// The first attempt runs without the retry machinery: it is the common
+	// case. Retries get a fresh copy of the event, as the handler may have
+	// changed the one it was given.
+	pristine := ev.Clone()
+	err := m.callHandler(ctx, h, ev)
+	if err == nil {
+		return 1, nil
+	}
+	m.stats.handlerErrors.Add(1)
+	if m.cfg.MaxAttempts <= 1 || IsPermanent(err) || errors.Is(err, ErrReplyTopicNotAllowed) || m.shuttingDown() {
+		return 1, err
+	}
+	m.log.Debug("kafka-broker: handler failed", "event", ev.Event, "attempt", 1, "error", err)
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = m.cfg.InitialBackoff
 	b.MaxInterval = m.cfg.MaxBackoff
-	attempts := 0
-	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		attempts++
-		if attempts > 1 {
-			m.stats.retries.Add(1)
+	attempts := 1
+	first := true
+	_, err = backoff.Retry(ctx, func() (struct{}, error) {
+		if first {
+			first = false // the attempt above; Retry waits before calling again
+			return struct{}{}, err
 		}
-		err := m.callHandler(ctx, h, ev.Clone())
+		attempts++
+		m.stats.retries.Add(1)
+		err := m.callHandler(ctx, h, pristine.Clone())
 		if err == nil {
 			return struct{}{}, nil
 		}
