@@ -204,8 +204,6 @@ type eventFields struct {
 	AuditLog      []AuditEntry    `json:"audit_log"`
 }
 
-var eventKnown = map[string]bool{"correlation_id": true, "status": true, "event": true, "data": true, "audit_log": true}
-
 // MarshalJSON writes the wire format; unknown fields kept from decoding follow
 // the known ones.
 func (e EventObject) MarshalJSON() ([]byte, error) {
@@ -226,62 +224,69 @@ func (e EventObject) MarshalJSON() ([]byte, error) {
 	return appendExtra(b, e.extra)
 }
 
-// eventInFields is eventFields as read: a Python sender may write the
-// correlation ID as a number.
-type eventInFields struct {
-	CorrelationID json.RawMessage `json:"correlation_id"`
-	Status        string          `json:"status"`
-	Event         string          `json:"event"`
-	Data          json.RawMessage `json:"data"`
-	AuditLog      []AuditEntry    `json:"audit_log"`
-}
-
 // UnmarshalJSON reads the wire format. Missing status and data get the
 // package's defaults ("pending", {}); a numeric correlation ID is read as its
 // decimal text.
 func (e *EventObject) UnmarshalJSON(b []byte) error {
-	var in eventInFields
-	if err := json.Unmarshal(b, &in); err != nil {
+	// One pass splits the object into members; data stays raw, and the
+	// members this version does not know are kept as they are.
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
 		return err
 	}
-	id, err := correlationID(in.CorrelationID)
-	if err != nil {
-		return err
+	if all == nil {
+		return errors.New("event is null")
 	}
-	f := eventFields{id, in.Status, in.Event, in.Data, in.AuditLog}
-	extra, err := unknownFields(b, eventKnown)
-	if err != nil {
-		return err
+	out := EventObject{}
+	var err error
+	if raw, ok := all["correlation_id"]; ok {
+		if out.CorrelationID, err = correlationID(raw); err != nil {
+			return err
+		}
+		delete(all, "correlation_id")
 	}
-	*e = EventObject{
-		CorrelationID: f.CorrelationID,
-		Status:        f.Status,
-		Event:         f.Event,
-		Data:          f.Data,
-		AuditLog:      f.AuditLog,
-		extra:         extra,
+	for _, f := range [...]struct {
+		name string
+		dst  *string
+	}{{"status", &out.Status}, {"event", &out.Event}} {
+		if raw, ok := all[f.name]; ok {
+			if !isNull(raw) {
+				if err := json.Unmarshal(raw, f.dst); err != nil {
+					return fmt.Errorf("%s: %w", f.name, err)
+				}
+			}
+			delete(all, f.name)
+		}
 	}
-	if e.Status == "" {
-		e.Status = StatusPending
+	if raw, ok := all["data"]; ok {
+		out.Data = raw
+		delete(all, "data")
 	}
-	if len(e.Data) == 0 || bytes.Equal(e.Data, []byte("null")) {
-		e.Data = emptyObject
+	if raw, ok := all["audit_log"]; ok {
+		if !isNull(raw) {
+			if err := json.Unmarshal(raw, &out.AuditLog); err != nil {
+				return fmt.Errorf("audit_log: %w", err)
+			}
+		}
+		delete(all, "audit_log")
 	}
-	if e.AuditLog == nil {
-		e.AuditLog = []AuditEntry{}
+	if len(all) > 0 {
+		out.extra = all
 	}
+	if out.Status == "" {
+		out.Status = StatusPending
+	}
+	if len(out.Data) == 0 || isNull(out.Data) {
+		out.Data = emptyObject
+	}
+	if out.AuditLog == nil {
+		out.AuditLog = []AuditEntry{}
+	}
+	*e = out
 	return nil
 }
 
-type auditFields struct {
-	Data         json.RawMessage `json:"data"`
-	Event        string          `json:"event"`
-	Location     string          `json:"location"`
-	TimeSent     json.Number     `json:"time_sent"`
-	TimeReceived *json.Number    `json:"time_received"`
-}
-
-var auditKnown = map[string]bool{"data": true, "event": true, "location": true, "time_sent": true, "time_received": true}
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
 // MarshalJSON writes an audit entry; time_received is null until received.
 func (a AuditEntry) MarshalJSON() ([]byte, error) {
@@ -306,30 +311,61 @@ func (a AuditEntry) MarshalJSON() ([]byte, error) {
 // UnmarshalJSON reads an audit entry. Times written as floats (Python's
 // time.time()) are truncated to whole seconds.
 func (a *AuditEntry) UnmarshalJSON(b []byte) error {
-	var f auditFields
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&f); err != nil {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
 		return err
 	}
-	extra, err := unknownFields(b, auditKnown)
-	if err != nil {
-		return err
+	out := AuditEntry{}
+	if raw, ok := all["data"]; ok {
+		out.Data = raw
+		delete(all, "data")
 	}
-	*a = AuditEntry{Data: f.Data, Event: f.Event, Location: f.Location, extra: extra}
-	if f.TimeSent != "" {
-		if a.TimeSent, err = unixSeconds(f.TimeSent); err != nil {
-			return fmt.Errorf("time_sent: %w", err)
+	for _, f := range [...]struct {
+		name string
+		dst  *string
+	}{{"event", &out.Event}, {"location", &out.Location}} {
+		if raw, ok := all[f.name]; ok {
+			if !isNull(raw) {
+				if err := json.Unmarshal(raw, f.dst); err != nil {
+					return fmt.Errorf("%s: %w", f.name, err)
+				}
+			}
+			delete(all, f.name)
 		}
 	}
-	if f.TimeReceived != nil {
-		t, err := unixSeconds(*f.TimeReceived)
-		if err != nil {
-			return fmt.Errorf("time_received: %w", err)
+	if raw, ok := all["time_sent"]; ok {
+		if !isNull(raw) {
+			t, err := unixSecondsRaw(raw)
+			if err != nil {
+				return fmt.Errorf("time_sent: %w", err)
+			}
+			out.TimeSent = t
 		}
-		a.TimeReceived = &t
+		delete(all, "time_sent")
 	}
+	if raw, ok := all["time_received"]; ok {
+		if !isNull(raw) {
+			t, err := unixSecondsRaw(raw)
+			if err != nil {
+				return fmt.Errorf("time_received: %w", err)
+			}
+			out.TimeReceived = &t
+		}
+		delete(all, "time_received")
+	}
+	if len(all) > 0 {
+		out.extra = all
+	}
+	*a = out
 	return nil
+}
+
+func unixSecondsRaw(raw json.RawMessage) (int64, error) {
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err != nil {
+		return 0, err
+	}
+	return unixSeconds(n)
 }
 
 func correlationID(raw json.RawMessage) (string, error) {
@@ -360,26 +396,6 @@ func unixSeconds(n json.Number) (int64, error) {
 		return 0, err
 	}
 	return int64(f), nil
-}
-
-// unknownFields returns the top-level members of the JSON object b whose
-// names are not in known, or nil when there are none.
-func unknownFields(b []byte, known map[string]bool) (map[string]json.RawMessage, error) {
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(b, &all); err != nil {
-		return nil, err
-	}
-	var extra map[string]json.RawMessage
-	for k, v := range all {
-		if known[k] {
-			continue
-		}
-		if extra == nil {
-			extra = make(map[string]json.RawMessage)
-		}
-		extra[k] = v
-	}
-	return extra, nil
 }
 
 // appendExtra splices extra members into the JSON object b.
