@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafka-broker/kafka-broker-go/core"
+)
+
+// Scenario e): Go heap (runtime.MemStats.HeapAlloc after GC; librdkafka's C
+// memory is not in it, and the embedded broker runs in another process).
+//
+// Per pending request: o.pending goroutines each call Request on a topic
+// nobody answers; once all requests are acked by the broker and waiting,
+// the heap grown since before, divided by o.pending. It counts everything a
+// waiting request keeps alive, the caller's event included; not the
+// caller's goroutine (its stack and g are the same for the raw baseline, and
+// an unmeasured first round warms the runtime's pool of goroutines).
+//
+// Stored events: a fresh group reads o.stored events into the
+// ConsumerStorage (library, no router) or a map by correlation ID (raw); the
+// heap grown from just before the consumer started, after GC.
+func runMemory(ctx context.Context, e *env, o *options) ([]*metric, error) {
+	blackhole, storeTopic := e.name("blackhole"), e.name("store")
+	libClient, rawClient := e.name("mem-lib-client"), e.name("mem-raw-client")
+	topics := []string{blackhole, storeTopic, storeTopic + ".replies", storeTopic + ".dlq",
+		libClient, libClient + ".replies", libClient + ".dlq", rawClient + ".replies"}
+	if err := e.createTopics(ctx, topics...); err != nil {
+		return nil, err
+	}
+	defer e.deleteTopics(topics...)
+	rounds := min(o.rounds, o.memRounds)
+
+	pending := &metric{Scenario: "e) memory", Name: "heap per pending request", Unit: "B", Target: "lib<=", Bound: 2048}
+	if err := measurePendingRounds(ctx, e, o, rounds, blackhole, libClient, rawClient, pending); err != nil {
+		return nil, err
+	}
+
+	e.progress("memory: writing %d events", o.stored)
+	if err := fill(ctx, e, storeTopic, o.stored, smallPayload); err != nil {
+		return nil, err
+	}
+	stored := &metric{Scenario: "e) memory", Name: fmt.Sprintf("heap, %d stored events", o.stored), Unit: "MiB"}
+	var fixed []float64
+	for i := range rounds {
+		e.progress("memory: stored events, round %d/%d", i+1, rounds)
+		lib, fix, err := storedLib(ctx, e, storeTopic, e.name("mem-lib-group", strconv.Itoa(i)), o.stored)
+		if err != nil {
+			return nil, err
+		}
+		raw, err := storedRaw(ctx, e, storeTopic, e.name("mem-raw-group", strconv.Itoa(i)), o.stored)
+		if err != nil {
+			return nil, err
+		}
+		stored.add(lib/(1<<20), raw/(1<<20))
+		fixed = append(fixed, fix)
+	}
+	stored.finish()
+	stored.Note = fmt.Sprintf("%.0f vs %.0f B per stored event; a Manager's own heap before consuming: %.1f MiB",
+		stored.LibMedian*(1<<20)/float64(o.stored), stored.RawMedian*(1<<20)/float64(o.stored), median(fixed)/(1<<20))
+	return []*metric{pending, stored}, nil
+}
+
+func heapAfterGC() runtime.MemStats {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms
+}
+
+func measurePendingRounds(ctx context.Context, e *env, o *options, rounds int, blackhole, libLocation, rawLocation string, out *metric) error {
+	cfg := e.libConfig(libLocation)
+	cfg.MaxPendingRequests = 2 * o.pending
+	cfg.RequestTimeout = 5 * time.Minute
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	m, err := e.startManager(sctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer closeManager(m)
+	raw, err := newRawRequester(sctx, e, rawLocation, rawLocation+".replies")
+	if err != nil {
+		return err
+	}
+	defer raw.close()
+
+	var rawSent atomic.Int64
+	lib := func(ctx context.Context) error {
+		ev, err := core.NewEventObject(echoEvent, smallPayload)
+		if err != nil {
+			return err
+		}
+		_, err = m.Request(ctx, blackhole, ev)
+		return err
+	}
+	libReady := func(base uint64) func() bool {
+		return func() bool { s := m.Stats(); return s.Pending == o.pending && s.Produced-base == uint64(o.pending) }
+	}
+	rawReq := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute) // the library's RequestTimeout does the same
+		defer cancel()
+		_, err := raw.requestCounting(ctx, blackhole, echoEvent, smallPayload, &rawSent)
+		return err
+	}
+	rawReady := func(base int64) func() bool {
+		return func() bool { return raw.pendingLen() == o.pending && rawSent.Load()-base == int64(o.pending) }
+	}
+	// Round 0 is a warm-up: it fills the runtime's pool of goroutines.
+	for i := 0; i <= rounds; i++ {
+		if i > 0 {
+			e.progress("memory: pending requests, round %d/%d", i, rounds)
+		}
+		l, err := pendingHeap(ctx, o.pending, lib, libReady(m.Stats().Produced))
+		if err != nil {
+			return fmt.Errorf("pending (library): %w", err)
+		}
+		r, err := pendingHeap(ctx, o.pending, rawReq, rawReady(rawSent.Load()))
+		if err != nil {
+			return fmt.Errorf("pending (raw): %w", err)
+		}
+		if i > 0 {
+			out.add(l, r)
+		}
+	}
+	return nil
+}
+
+// pendingHeap starts k requests, waits until ready, and returns the heap
+// grown per request.
+func pendingHeap(ctx context.Context, k int, fn func(context.Context) error, ready func() bool) (float64, error) {
+	before := heapAfterGC()
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	for range k {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = fn(rctx) }()
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !ready() {
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%d requests not all pending after 2m", k)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // delivery reports drained
+	after := heapAfterGC()
+	return (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / float64(k), nil
+}
+
+// storedLib returns the heap grown by n events in a Manager's storage, and
+// the heap of the Manager itself before it consumed.
+func storedLib(ctx context.Context, e *env, topic, group string, n int) (heap, fixed float64, err error) {
+	cfg := e.libConfig(topic)
+	cfg.GroupID = group
+	cfg.StorageMaxEvents = 2 * n
+	cfg.DisableDeadLetter = true
+	before := heapAfterGC()
+	m, err := core.NewManager(cfg, core.WithLogger(e.log))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer closeManager(m)
+	created := heapAfterGC()
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := m.InitConsumer(sctx); err != nil {
+		return 0, 0, err
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for m.Stats().Stored < uint64(n) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, 0, fmt.Errorf("stored (library): %d of %d", m.Stats().Stored, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	after := heapAfterGC()
+	if got := m.ConsumerStorage().Len(); got != n {
+		return 0, 0, fmt.Errorf("stored (library): storage holds %d, want %d", got, n)
+	}
+	return float64(after.HeapAlloc) - float64(created.HeapAlloc), float64(created.HeapAlloc) - float64(before.HeapAlloc), nil
+}
+
+func storedRaw(ctx context.Context, e *env, topic, group string, n int) (float64, error) {
+	var (
+		mu    sync.Mutex
+		store = make(map[string]*rawEvent)
+		count atomic.Int64
+	)
+	s, err := newRawService(e, topic, group, false, true)
+	if err != nil {
+		return 0, err
+	}
+	defer s.close()
+	s.handlers["order.created"] = func(_ *kafka.Message, ev *rawEvent) error {
+		mu.Lock()
+		store[ev.CorrelationID] = ev
+		mu.Unlock()
+		count.Add(1)
+		return nil
+	}
+	created := heapAfterGC()
+	if err := s.start(); err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for count.Load() < int64(n) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return 0, fmt.Errorf("stored (raw): %d of %d", count.Load(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	after := heapAfterGC()
+	mu.Lock()
+	got := len(store)
+	mu.Unlock()
+	if got != n {
+		return 0, fmt.Errorf("stored (raw): map holds %d, want %d", got, n)
+	}
+	return float64(after.HeapAlloc) - float64(created.HeapAlloc), nil
+}

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/google/uuid"
+
+	"github.com/kafka-broker/kafka-broker-go/core"
+)
+
+// This file is the hand-written confluent-kafka-go baseline: what a careful
+// developer writes for the same job without the library, with the same
+// librdkafka settings and the same guarantees (replies keyed by correlation
+// ID on a group-less reply consumer positioned at the end; at-least-once
+// consumption, offsets stored only after an event was handled, order kept per
+// partition, partitions handled concurrently).
+
+// rawRequester produces requests and matches replies read from its reply
+// topic by correlation ID.
+type rawRequester struct {
+	p          *kafka.Producer
+	c          *kafka.Consumer
+	location   string
+	replyTopic string
+
+	mu      sync.Mutex
+	pending map[string]chan *rawEvent
+
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+func newRawRequester(ctx context.Context, e *env, location, replyTopic string) (*rawRequester, error) {
+	p, err := kafka.NewProducer(producerConfig(e.bootstrap, e.kafka))
+	if err != nil {
+		return nil, err
+	}
+	c, err := kafka.NewConsumer(replyConsumerConfig(e.bootstrap, location+".replies."+uuid.NewString(), e.kafka))
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	r := &rawRequester{p: p, c: c, location: location, replyTopic: replyTopic,
+		pending: make(map[string]chan *rawEvent), stop: make(chan struct{})}
+	if err := assignAtEnd(ctx, c, replyTopic); err != nil {
+		c.Close()
+		p.Close()
+		return nil, err
+	}
+	r.done.Add(2)
+	go func() { defer r.done.Done(); drainEvents(e, p) }()
+	go func() { defer r.done.Done(); r.poll() }()
+	return r, nil
+}
+
+// assignAtEnd assigns every partition of topic at its high watermark.
+func assignAtEnd(ctx context.Context, c *kafka.Consumer, topic string) error {
+	for {
+		md, err := c.GetMetadata(&topic, false, 5000)
+		if err == nil {
+			tm := md.Topics[topic]
+			tps := make([]kafka.TopicPartition, 0, len(tm.Partitions))
+			for _, p := range tm.Partitions {
+				_, high, qerr := c.QueryWatermarkOffsets(topic, p.ID, 5000)
+				if qerr != nil {
+					err = qerr
+					break
+				}
+				tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.Offset(high)})
+			}
+			if err == nil && len(tps) > 0 {
+				return c.Assign(tps)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("assign %s: %w", topic, errors.Join(err, ctx.Err()))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// drainEvents reads a producer's event channel, which gets only errors when
+// every Produce names its own delivery channel.
+func drainEvents(e *env, p *kafka.Producer) {
+	for ev := range p.Events() {
+		if err, ok := ev.(kafka.Error); ok && err.IsFatal() {
+			e.log.Error("raw producer", "error", err)
+		}
+	}
+}
+
+func (r *rawRequester) poll() {
+	for {
+		select {
+		case <-r.stop:
+			return
+		default:
+		}
+		msg, ok := r.c.Poll(100).(*kafka.Message)
+		if !ok || msg.TopicPartition.Error != nil {
+			continue
+		}
+		ev := new(rawEvent)
+		if err := json.Unmarshal(msg.Value, ev); err != nil {
+			continue
+		}
+		ev.received(time.Now())
+		r.mu.Lock()
+		ch, ok := r.pending[ev.CorrelationID]
+		delete(r.pending, ev.CorrelationID)
+		r.mu.Unlock()
+		if ok {
+			ch <- ev
+		}
+	}
+}
+
+// request produces an event and waits for its reply.
+func (r *rawRequester) request(ctx context.Context, topic, event string, data json.RawMessage) (*rawEvent, error) {
+	return r.requestCounting(ctx, topic, event, data, nil)
+}
+
+func (r *rawRequester) pendingLen() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending)
+}
+
+// requestCounting is request that adds 1 to sent once the request is acked.
+func (r *rawRequester) requestCounting(ctx context.Context, topic, event string, data json.RawMessage, sent *atomic.Int64) (*rawEvent, error) {
+	id := uuid.NewString()
+	ev := rawEvent{CorrelationID: id, Status: core.StatusPending, Event: event, Data: data}
+	ev.stamp(r.location, time.Now())
+	value, err := json.Marshal(&ev)
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan *rawEvent, 1)
+	r.mu.Lock()
+	r.pending[id] = ch
+	r.mu.Unlock()
+	forget := func() {
+		r.mu.Lock()
+		delete(r.pending, id)
+		r.mu.Unlock()
+	}
+	msg := &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+		Key:            []byte(id),
+		Value:          value,
+		Headers: []kafka.Header{
+			{Key: core.HeaderCorrelationID, Value: []byte(id)},
+			{Key: core.HeaderReplyTopic, Value: []byte(r.replyTopic)},
+		},
+	}
+	if err := produceSync(ctx, r.p, msg); err != nil {
+		forget()
+		return nil, err
+	}
+	if sent != nil {
+		sent.Add(1)
+	}
+	select {
+	case rep := <-ch:
+		return rep, nil
+	case <-ctx.Done():
+		forget()
+		return nil, ctx.Err()
+	}
+}
+
+// produceSync produces msg and waits for its delivery report.
+func produceSync(ctx context.Context, p *kafka.Producer, msg *kafka.Message) error {
+	dr := make(chan kafka.Event, 1)
+	if err := p.Produce(msg, dr); err != nil {
+		return err
+	}
+	select {
+	case e := <-dr:
+		if m, ok := e.(*kafka.Message); ok && m.TopicPartition.Error != nil {
+			return m.TopicPartition.Error
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *rawRequester) close() {
+	close(r.stop)
+	_ = r.c.Close()
+	r.p.Flush(5000)
+	r.p.Close()
+	r.done.Wait()
+}
+
+// rawService consumes a topic in a group: one poll loop, a goroutine per
+// assigned partition handling its records in order, offsets stored after
+// each record is handled and auto-committed. handle routes by event name.
+type rawService struct {
+	e        *env
+	p        *kafka.Producer // nil when the handlers do not produce
+	c        *kafka.Consumer
+	location string
+	handlers map[string]func(*kafka.Message, *rawEvent) error
+	inline   bool // handle in the poll loop instead of per-partition goroutines
+	started  bool
+	ctx      context.Context // handlers' ctx, cancelled by close
+	cancel   context.CancelFunc
+
+	workers  map[int32]chan *kafka.Message // owned by poll
+	assigned chan struct{}
+	once     sync.Once
+	stop     chan struct{}
+	polled   chan struct{}
+
+	workersWG sync.WaitGroup // partition goroutines
+	wg        sync.WaitGroup // the producer's event drain
+}
+
+func newRawService(e *env, topic, group string, withProducer, inline bool) (*rawService, error) {
+	s := &rawService{e: e, location: topic, handlers: map[string]func(*kafka.Message, *rawEvent) error{},
+		inline: inline, workers: map[int32]chan *kafka.Message{}, assigned: make(chan struct{}),
+		stop: make(chan struct{}), polled: make(chan struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if withProducer {
+		p, err := kafka.NewProducer(producerConfig(e.bootstrap, e.kafka))
+		if err != nil {
+			return nil, err
+		}
+		s.p = p
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); drainEvents(e, p) }()
+	}
+	c, err := kafka.NewConsumer(groupConsumerConfig(e.bootstrap, group, e.kafka))
+	if err != nil {
+		s.closeProducer()
+		return nil, err
+	}
+	s.c = c
+	return s, nil
+}
+
+// start subscribes and polls; set the handlers before.
+func (s *rawService) start() error {
+	err := s.c.SubscribeTopics([]string{s.location}, func(_ *kafka.Consumer, ev kafka.Event) error {
+		if _, ok := ev.(kafka.AssignedPartitions); ok {
+			s.once.Do(func() { close(s.assigned) })
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.started = true
+	go s.poll()
+	return nil
+}
+
+func (s *rawService) awaitAssigned(ctx context.Context) error {
+	select {
+	case <-s.assigned:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("raw consumer of %s: no assignment: %w", s.location, ctx.Err())
+	}
+}
+
+func (s *rawService) poll() {
+	defer close(s.polled)
+	for {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
+		switch ev := s.c.Poll(100).(type) {
+		case *kafka.Message:
+			if ev.TopicPartition.Error != nil {
+				continue
+			}
+			if s.inline {
+				s.handle(ev)
+				continue
+			}
+			q, ok := s.workers[ev.TopicPartition.Partition]
+			if !ok {
+				q = make(chan *kafka.Message, 256)
+				s.workers[ev.TopicPartition.Partition] = q
+				s.workersWG.Add(1)
+				go func() {
+					defer s.workersWG.Done()
+					for msg := range q {
+						s.handle(msg)
+					}
+				}()
+			}
+			select {
+			case q <- ev:
+			case <-s.stop:
+				return
+			}
+		case kafka.Error:
+			if ev.IsFatal() {
+				s.e.log.Error("raw consumer", "error", ev)
+			}
+		}
+	}
+}
+
+func (s *rawService) handle(msg *kafka.Message) {
+	ev := new(rawEvent)
+	if err := json.Unmarshal(msg.Value, ev); err != nil {
+		s.e.log.Warn("raw consumer: bad record", "error", err)
+	} else {
+		ev.received(time.Now())
+		if h, ok := s.handlers[ev.Event]; !ok {
+			s.e.log.Warn("raw consumer: no handler", "event", ev.Event)
+		} else if err := h(msg, ev); err != nil {
+			s.e.log.Warn("raw consumer: handler failed", "event", ev.Event, "error", err)
+		}
+	}
+	tp := msg.TopicPartition
+	tp.Offset++
+	_, _ = s.c.StoreOffsets([]kafka.TopicPartition{tp})
+}
+
+// reply sends data back to the requester: to the kafka_replyTopic header,
+// else to the sender's Location, as the library does.
+func (s *rawService) reply(msg *kafka.Message, req *rawEvent, data json.RawMessage) error {
+	topic := header(msg, core.HeaderReplyTopic)
+	if topic == "" && len(req.AuditLog) > 0 {
+		topic = req.AuditLog[len(req.AuditLog)-1].Location
+	}
+	rep := rawEvent{CorrelationID: req.CorrelationID, Status: core.StatusCompleted, Event: req.Event, Data: data, AuditLog: req.AuditLog}
+	rep.stamp(s.location, time.Now())
+	value, err := json.Marshal(&rep)
+	if err != nil {
+		return err
+	}
+	return produceSync(s.ctx, s.p, &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+		Key:            []byte(req.CorrelationID),
+		Value:          value,
+		Headers:        []kafka.Header{{Key: core.HeaderCorrelationID, Value: []byte(req.CorrelationID)}},
+	})
+}
+
+func (s *rawService) close() {
+	close(s.stop)
+	if s.started {
+		<-s.polled
+	}
+	for p, q := range s.workers {
+		close(q)
+		delete(s.workers, p)
+	}
+	s.workersWG.Wait()
+	s.cancel()
+	if _, err := s.c.Commit(); err != nil {
+		var kerr kafka.Error
+		if !errors.As(err, &kerr) || kerr.Code() != kafka.ErrNoOffset {
+			s.e.log.Warn("raw consumer: commit", "error", err)
+		}
+	}
+	_ = s.c.Close()
+	s.closeProducer()
+	s.wg.Wait()
+}
+
+func (s *rawService) closeProducer() {
+	if s.p != nil {
+		s.p.Flush(5000)
+		s.p.Close()
+	}
+}
