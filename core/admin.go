@@ -39,23 +39,42 @@ func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
 	if len(specs) == 0 {
 		return nil
 	}
-	res, err := m.admin.CreateTopics(ctx, specs, kafka.SetAdminOperationTimeout(time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond))
-	if err != nil {
-		if ctx.Err() != nil {
-			return m.ctxError("create topics", ctx.Err())
+	for {
+		res, err := m.admin.CreateTopics(ctx, specs, kafka.SetAdminOperationTimeout(time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond))
+		if err != nil {
+			if ctx.Err() != nil {
+				return m.ctxError("create topics", ctx.Err())
+			}
+			return fmt.Errorf("kafka-broker: create topics (brokers %s): %w", m.cfg.BootstrapServers, err)
 		}
-		return fmt.Errorf("kafka-broker: create topics (brokers %s): %w", m.cfg.BootstrapServers, err)
-	}
-	for _, r := range res {
-		switch r.Error.Code() {
-		case kafka.ErrNoError:
-			m.log.Info("kafka-broker: created topic", "topic", r.Topic, "partitions", m.cfg.TopicPartitions)
-		case kafka.ErrTopicAlreadyExists:
-		default:
-			return fmt.Errorf("kafka-broker: create topic %s: %w", r.Topic, r.Error)
+		var retry []kafka.TopicSpecification
+		var last error
+		for i, r := range res {
+			switch code := r.Error.Code(); {
+			case code == kafka.ErrNoError:
+				m.log.Info("kafka-broker: created topic", "topic", r.Topic, "partitions", m.cfg.TopicPartitions)
+			case code == kafka.ErrTopicAlreadyExists:
+			case r.Error.IsRetriable() || code == kafka.ErrInvalidReplicationFactor || code == kafka.ErrBrokerNotAvailable ||
+				code == kafka.ErrNotController || code == kafka.ErrRequestTimedOut:
+				// A broker restarting or fenced for a moment: try again.
+				retry = append(retry, specs[i])
+				last = r.Error
+			default:
+				return fmt.Errorf("kafka-broker: create topic %s: %w", r.Topic, r.Error)
+			}
+		}
+		if len(retry) == 0 {
+			return nil
+		}
+		specs = retry
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("kafka-broker: create topics (brokers %s, last error: %v): %w", m.cfg.BootstrapServers, last, ctx.Err())
+		case <-m.closing:
+			return ErrClosed
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	return nil
 }
 
 // timeoutMs is the time left before ctx's deadline in milliseconds, or def.
