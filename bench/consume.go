@@ -22,7 +22,9 @@ import (
 // name, calls it and stores the offset, in its poll loop (the natural
 // hand-written form when handlers do not block; order per partition and
 // at-least-once like the library). The rate is taken from the first to the
-// last handled event, so group joins are not measured.
+// last handled event, so group joins are not measured. -raw-consume workers
+// gives the raw side the library's structure instead: a goroutine per
+// partition fed by the poll loop.
 func runConsume(ctx context.Context, e *env, o *options) ([]*metric, error) {
 	topic := e.name("consume")
 	if err := e.createTopics(ctx, topic); err != nil {
@@ -34,6 +36,9 @@ func runConsume(ctx context.Context, e *env, o *options) ([]*metric, error) {
 		return nil, err
 	}
 	eps := &metric{Scenario: "d) consume->route->commit", Name: "events/s", Unit: "1/s", Target: "ratio>=", Bound: 0.9}
+	if o.rawConsume != "inline" {
+		eps.Name += " (raw: partition goroutines)"
+	}
 	var cuts [2]int
 	for i := range o.rounds {
 		e.progress("consume: round %d/%d", i+1, o.rounds)
@@ -41,7 +46,7 @@ func runConsume(ctx context.Context, e *env, o *options) ([]*metric, error) {
 		if err != nil {
 			return nil, err
 		}
-		raw, rawCut, err := consumeRaw(ctx, e, topic, e.name("raw-group", strconv.Itoa(i)), o.consumeEvents, o.consumeLimit)
+		raw, rawCut, err := consumeRaw(ctx, e, topic, e.name("raw-group", strconv.Itoa(i)), o.consumeEvents, o.consumeLimit, o.rawConsume == "inline")
 		if err != nil {
 			return nil, err
 		}
@@ -180,9 +185,9 @@ func consumeLib(ctx context.Context, e *env, topic, group string, n int, limit t
 	return rate, cut, nil
 }
 
-func consumeRaw(ctx context.Context, e *env, topic, group string, n int, limit time.Duration) (float64, bool, error) {
+func consumeRaw(ctx context.Context, e *env, topic, group string, n int, limit time.Duration, inline bool) (float64, bool, error) {
 	c := newCounter(n)
-	s, err := newRawService(e, topic, group, false, true)
+	s, err := newRawService(e, topic, group, false, inline)
 	if err != nil {
 		return 0, false, err
 	}

@@ -33,6 +33,7 @@ type options struct {
 	eventSize     int
 	consumeEvents int
 	consumeLimit  time.Duration
+	rawConsume    string
 	pending       int
 	stored        int
 	kafka         string
@@ -58,6 +59,7 @@ func main() {
 	flag.IntVar(&o.producers, "producers", 8, "producing goroutines in scenario produce")
 	flag.IntVar(&o.eventSize, "event-size", 1024, "bytes of event data in scenario produce")
 	flag.IntVar(&o.consumeEvents, "consume-events", 100_000, "events per round in scenario consume")
+	flag.StringVar(&o.rawConsume, "raw-consume", "inline", "raw consumer in scenario consume: inline (handle in the poll loop) or workers (a goroutine per partition, like the library)")
 	flag.DurationVar(&o.consumeLimit, "consume-limit", 15*time.Second, "longest consume run; a slower side is measured on what it handled by then")
 	flag.IntVar(&o.pending, "pending", 10_000, "pending requests measured in scenario memory")
 	flag.IntVar(&o.stored, "stored", 100_000, "stored events measured in scenario memory")
@@ -83,6 +85,9 @@ func run(o *options) error {
 			return fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
 		}
 		want[s] = true
+	}
+	if o.rawConsume != "inline" && o.rawConsume != "workers" {
+		return fmt.Errorf("-raw-consume: want inline or workers, got %q", o.rawConsume)
 	}
 	if o.rounds < 1 || o.inflight < 1 || o.producers < 1 || o.eventSize < 16 || o.consumeEvents < 2 || o.pending < 1 || o.stored < 1 {
 		return fmt.Errorf("rounds, inflight, producers, consume-events, pending and stored must be positive, event-size >= 16")

@@ -17,10 +17,11 @@ import (
 
 // This file is the hand-written confluent-kafka-go baseline: what a careful
 // developer writes for the same job without the library, with the same
-// librdkafka settings and the same guarantees (replies keyed by correlation
+// librdkafka settings and the same guarantees: replies matched by correlation
 // ID on a group-less reply consumer positioned at the end; at-least-once
-// consumption, offsets stored only after an event was handled, order kept per
-// partition, partitions handled concurrently).
+// consumption (an offset is stored only after its event was handled, then
+// auto-committed), order kept per partition; partitions handled concurrently
+// where handlers block (the responder), in the poll loop where they do not.
 
 // rawRequester produces requests and matches replies read from its reply
 // topic by correlation ID.
@@ -33,8 +34,9 @@ type rawRequester struct {
 	mu      sync.Mutex
 	pending map[string]chan *rawEvent
 
-	stop chan struct{}
-	done sync.WaitGroup
+	stop    chan struct{}
+	polled  chan struct{} // the poll loop ended
+	drained chan struct{} // the producer's event drain ended
 }
 
 func newRawRequester(ctx context.Context, e *env, location, replyTopic string) (*rawRequester, error) {
@@ -48,15 +50,15 @@ func newRawRequester(ctx context.Context, e *env, location, replyTopic string) (
 		return nil, err
 	}
 	r := &rawRequester{p: p, c: c, location: location, replyTopic: replyTopic,
-		pending: make(map[string]chan *rawEvent), stop: make(chan struct{})}
+		pending: make(map[string]chan *rawEvent), stop: make(chan struct{}),
+		polled: make(chan struct{}), drained: make(chan struct{})}
 	if err := assignAtEnd(ctx, c, replyTopic); err != nil {
 		c.Close()
 		p.Close()
 		return nil, err
 	}
-	r.done.Add(2)
-	go func() { defer r.done.Done(); drainEvents(e, p) }()
-	go func() { defer r.done.Done(); r.poll() }()
+	go func() { defer close(r.drained); drainEvents(e, p) }()
+	go func() { defer close(r.polled); r.poll() }()
 	return r, nil
 }
 
@@ -196,10 +198,11 @@ func produceSync(ctx context.Context, p *kafka.Producer, msg *kafka.Message) err
 
 func (r *rawRequester) close() {
 	close(r.stop)
+	<-r.polled // no Poll may run on a closed consumer
 	_ = r.c.Close()
 	r.p.Flush(5000)
 	r.p.Close()
-	r.done.Wait()
+	<-r.drained
 }
 
 // rawService consumes a topic in a group: one poll loop, a goroutine per
