@@ -27,6 +27,8 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzEventObjectDecode$$' -fuzztime $(FUZZTIME) ./core/
 	$(GO) test -run '^$$' -fuzz '^FuzzRouterMatch$$' -fuzztime $(FUZZTIME) ./core/
+	$(GO) test -run '^$$' -fuzz '^FuzzFastDecodeMatchesSlow$$' -fuzztime $(FUZZTIME) ./core/
+	$(GO) test -run '^$$' -fuzz '^FuzzFastEncodeMatchesSlow$$' -fuzztime $(FUZZTIME) ./core/
 
 ## lint: go vet and a gofmt check
 lint: vet

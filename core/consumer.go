@@ -57,8 +57,13 @@ type partitionWorker struct {
 	queue     chan queued
 	stop      chan struct{} // closed: do not start another record
 	done      chan struct{}
-	paused    bool        // owned by the poll goroutine
-	abandoned atomic.Bool // its handler outlived a drain: store no offsets
+	paused    bool // owned by the poll goroutine
+	// rewoundTaken: offsets of replies handed to their waiter by the poll
+	// loop that then did not fit the queue and were rewound; when fetched
+	// again they are queued as taken, not handled a second time. Poll
+	// goroutine only.
+	rewoundTaken map[kafka.Offset]struct{}
+	abandoned    atomic.Bool // its handler outlived a drain: store no offsets
 }
 
 func (m *Manager) newGroupConsumer() (*groupConsumer, error) {
@@ -120,9 +125,21 @@ func (g *groupConsumer) poll() {
 			if w.paused {
 				continue // fetched before the pause; read again after the resume
 			}
-			q := queued{msg: e, taken: g.m.takeReplyEarly(e)}
-			if !g.enqueue(w, q) {
+			off := e.TopicPartition.Offset
+			_, taken := w.rewoundTaken[off]
+			if !taken {
+				taken = g.m.takeReplyEarly(e)
+			}
+			if !g.enqueue(w, queued{msg: e, taken: taken}) {
+				if taken {
+					if w.rewoundTaken == nil {
+						w.rewoundTaken = make(map[kafka.Offset]struct{})
+					}
+					w.rewoundTaken[off] = struct{}{}
+				}
 				g.pause(w, e.TopicPartition)
+			} else if taken {
+				delete(w.rewoundTaken, off)
 			}
 		case kafka.Error:
 			g.logError(e)
@@ -418,7 +435,7 @@ func (m *Manager) handleRecord(msg *kafka.Message) bool {
 		return true
 	}
 	ctx, span := m.startProcess(m.handlerCtx, msg)
-	attempts, err := m.runHandler(ctx, r, ev)
+	attempts, err := m.runHandler(ctx, r, ev, msg)
 	endSpan(span, err)
 	if err == nil {
 		m.stats.handled.Add(1)
@@ -507,16 +524,16 @@ func (m *Manager) lateReply(ev *EventObject) {
 }
 
 // runHandler runs the routed handler with retries and exponential backoff.
-func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObject) (int, error) {
+func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObject, msg *kafka.Message) (int, error) {
 	h, ok := r.Match(ev.Event)
 	if !ok {
 		m.stats.noRoute.Add(1)
 		return 0, Permanent(fmt.Errorf("%w %q", ErrNoRoute, ev.Event))
 	}
 	// The first attempt runs without the retry machinery: it is the common
-	// case. Retries get a fresh copy of the event, as the handler may have
-	// changed the one it was given.
-	pristine := ev.Clone()
+	// case. Retries get a fresh decode of the record, as the handler may have
+	// changed the event it was given (decoding again only on a retry spares
+	// every record a deep copy).
 	err := m.callHandler(ctx, h, ev)
 	if err == nil {
 		return 1, nil
@@ -538,7 +555,11 @@ func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObjec
 		}
 		attempts++
 		m.stats.retries.Add(1)
-		err := m.callHandler(ctx, h, pristine.Clone())
+		fresh, err := decodeRecord(msg, m.cfg.MaxRecordBytes)
+		if err != nil {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		err = m.callHandler(ctx, h, fresh)
 		if err == nil {
 			return struct{}{}, nil
 		}

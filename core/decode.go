@@ -42,23 +42,25 @@ func decodeRecord(msg *kafka.Message, maxBytes int) (*EventObject, error) {
 	return ev, nil
 }
 
-// decodeEvent parses a record value.
+// decodeEvent parses a record value. The happy path scans it once;
+// json.Valid only runs to classify a failure.
 func decodeEvent(value []byte) (*EventObject, error) {
 	trimmed := bytes.TrimLeft(value, " \t\r\n")
+	ev := new(EventObject)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
+		if err := ev.UnmarshalJSON(value); err == nil {
+			if ev.Event == "" {
+				return nil, &MalformedError{Kind: MalformedEmptyEvent, Err: errors.New("event name is empty")}
+			}
+			return ev, nil
+		} else if json.Valid(value) {
+			return nil, &MalformedError{Kind: MalformedFieldType, Err: err}
+		}
+	}
 	if !json.Valid(value) {
 		return nil, &MalformedError{Kind: MalformedNotJSON, Err: errors.New("record value is not valid JSON")}
 	}
-	if len(trimmed) == 0 || trimmed[0] != '{' {
-		return nil, &MalformedError{Kind: MalformedNotObject, Err: errors.New("record value is JSON but not an object")}
-	}
-	ev := new(EventObject)
-	if err := json.Unmarshal(value, ev); err != nil {
-		return nil, &MalformedError{Kind: MalformedFieldType, Err: err}
-	}
-	if ev.Event == "" {
-		return nil, &MalformedError{Kind: MalformedEmptyEvent, Err: errors.New("event name is empty")}
-	}
-	return ev, nil
+	return nil, &MalformedError{Kind: MalformedNotObject, Err: errors.New("record value is JSON but not an object")}
 }
 
 // decodePartitionHeader reads kafka_replyPartition: Spring Kafka writes a

@@ -207,6 +207,14 @@ type eventFields struct {
 // MarshalJSON writes the wire format; unknown fields kept from decoding follow
 // the known ones.
 func (e EventObject) MarshalJSON() ([]byte, error) {
+	if b, ok, err := encodeEventFast(&e); ok {
+		return b, err
+	}
+	return e.marshalSlow()
+}
+
+// marshalSlow is MarshalJSON keeping unknown fields.
+func (e EventObject) marshalSlow() ([]byte, error) {
 	f := eventFields{e.CorrelationID, e.Status, e.Event, e.Data, e.AuditLog}
 	if f.Status == "" {
 		f.Status = StatusPending
@@ -228,6 +236,14 @@ func (e EventObject) MarshalJSON() ([]byte, error) {
 // package's defaults ("pending", {}); a numeric correlation ID is read as its
 // decimal text.
 func (e *EventObject) UnmarshalJSON(b []byte) error {
+	if decodeEventFast(b, e) {
+		return nil
+	}
+	return e.unmarshalSlow(b)
+}
+
+// unmarshalSlow is UnmarshalJSON keeping unknown fields.
+func (e *EventObject) unmarshalSlow(b []byte) error {
 	// One pass splits the object into members; data stays raw, and the
 	// members this version does not know are kept as they are.
 	var all map[string]json.RawMessage

@@ -319,6 +319,76 @@ func TestSlowPartitionDoesNotBlockOthers(t *testing.T) {
 	}
 }
 
+// TestReplyTakenEarlyThenRewoundIsHandledOnce: a reply the poll loop hands
+// to its waiter at once, but that then does not fit its partition's full
+// queue, is rewound with the partition; fetched again after the resume it
+// must not be handled a second time (it would count as a late reply).
+func TestReplyTakenEarlyThenRewoundIsHandledOnce(t *testing.T) {
+	cfg := kafkatest.Config(t, "svc")
+	cfg.PartitionQueue = 1
+	gate := make(chan struct{})
+	started := make(chan struct{}, 8)
+	last := make(chan struct{})
+	m := routed(t, cfg, map[string]core.HandlerFunc{
+		"block": func(context.Context, *core.EventObject) error {
+			started <- struct{}{}
+			<-gate
+			return nil
+		},
+		"last": func(context.Context, *core.EventObject) error {
+			close(last)
+			return nil
+		},
+	})
+	record := func(event string) rawRecord {
+		ev, _ := core.NewEventObject(event, nil)
+		b, _ := ev.MarshalJSON()
+		return rawRecord{partition: 0, key: []byte(ev.CorrelationID), value: b}
+	}
+	// The first record occupies the partition's handler...
+	rawProduceAll(t, cfg.Location, []rawRecord{record("job.block")})
+	select {
+	case <-started:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the handler never ran")
+	}
+	// ...a request waits for its reply...
+	req, _ := core.NewEventObject("ask.question", nil)
+	replies := make(chan error, 1)
+	go func() {
+		_, err := m.Request(kafkatest.Context(t, 60*time.Second), kafkatest.Config(t, "nobody").Location, req)
+		replies <- err
+	}()
+	waitFor(t, func() bool { return m.Stats().Pending == 1 })
+	// ...the next record fills the queue, and the reply, written as a Python
+	// responder writes it to the requester's topic, finds no room.
+	reply := &core.EventObject{CorrelationID: req.CorrelationID, Status: core.StatusCompleted, Event: "ask.question",
+		AuditLog: []core.AuditEntry{{Location: cfg.Location, Event: "ask.question", TimeSent: 1}, {Location: "py-svc", Event: "ask.question", TimeSent: 2}}}
+	rb, err := reply.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawProduceAll(t, cfg.Location, []rawRecord{record("job.block"), {partition: 0, key: []byte(req.CorrelationID), value: rb}})
+	select {
+	case err := <-replies:
+		if err != nil {
+			t.Fatalf("Request: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the reply did not reach its waiter while the partition's handler was busy")
+	}
+	close(gate)
+	rawProduceAll(t, cfg.Location, []rawRecord{record("job.last")})
+	select {
+	case <-last:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the partition did not resume")
+	}
+	if s := m.Stats(); s.LateReplies != 0 {
+		t.Fatalf("the rewound reply was handled again: %d late replies", s.LateReplies)
+	}
+}
+
 func TestCloseFailsWaitingRequests(t *testing.T) {
 	cfg := kafkatest.Config(t, "svc")
 	m := newManager(t, cfg)

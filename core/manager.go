@@ -127,6 +127,10 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		"acks":                      "all",
 		"linger.ms":                 1,
 		"go.delivery.report.fields": "none",
+		// confluent-kafka-go buffers 1,000,000 events and 1,000,000 ProduceChannel
+		// messages by default: 24 MiB of Go heap per Manager, never used.
+		"go.events.channel.size":  10_000,
+		"go.produce.channel.size": 0,
 	})
 	p, err := kafka.NewProducer(pc)
 	if err != nil {
@@ -176,22 +180,19 @@ func (m *Manager) SetRouter(r *EventRouter) { m.router.Store(r) }
 // Router returns the router set with SetRouter, or nil.
 func (m *Manager) Router() *EventRouter { return m.router.Load() }
 
-// deliveryReports hands each delivery report to the Produce call waiting
-// for it. It ends when the producer is closed.
+// deliveryReports logs the producer's errors. Delivery reports go straight
+// to the channel each Produce call passes; this loop drains the rest of the
+// producer's events and ends when the producer is closed.
 func (m *Manager) deliveryReports() {
 	defer close(m.prodDone)
 	for e := range m.producer.Events() {
-		switch ev := e.(type) {
-		case *kafka.Message:
-			if ch, ok := ev.Opaque.(chan error); ok {
-				ch <- ev.TopicPartition.Error // buffered 1
-			}
-		case kafka.Error:
-			if ev.IsFatal() {
+		if ev, ok := e.(kafka.Error); ok {
+			switch {
+			case ev.IsFatal():
 				m.log.Error("kafka-broker: fatal producer error", "error", ev)
-			} else if ev.Code() != kafka.ErrAllBrokersDown && ev.Code() != kafka.ErrTransport {
+			case ev.Code() != kafka.ErrAllBrokersDown && ev.Code() != kafka.ErrTransport:
 				m.log.Warn("kafka-broker: producer error", "error", ev)
-			} else {
+			default:
 				m.log.Debug("kafka-broker: producer connection error", "error", ev)
 			}
 		}
@@ -232,11 +233,13 @@ func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*k
 	if ev.CorrelationID == "" {
 		return nil, fmt.Errorf("kafka-broker: produce to %s: event %q has no correlation ID (use NewEventObject)", topic, ev.Event)
 	}
-	if len(ev.Data) > 0 && !json.Valid(ev.Data) {
-		return nil, fmt.Errorf("kafka-broker: produce to %s: event %q: data is not valid JSON", topic, ev.Event)
-	}
-	value, err := json.Marshal(stampSent(ev, m.cfg.Location, time.Now()))
+	// MarshalJSON directly: json.Marshal would re-scan its output, and the
+	// encoder checks Data anyway (json.Valid only words the error).
+	value, err := stampSent(ev, m.cfg.Location, time.Now()).MarshalJSON()
 	if err != nil {
+		if len(ev.Data) > 0 && !json.Valid(ev.Data) {
+			return nil, fmt.Errorf("kafka-broker: produce to %s: event %q: data is not valid JSON", topic, ev.Event)
+		}
 		return nil, fmt.Errorf("kafka-broker: produce to %s: encode event %q: %w", topic, ev.Event, err)
 	}
 	if partition < 0 {
@@ -254,14 +257,15 @@ func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*k
 func (m *Manager) produce(ctx context.Context, msg *kafka.Message) (err error) {
 	ctx, span := m.startSend(ctx, msg)
 	defer func() { endSpan(span, err) }()
-	done := make(chan error, 1)
-	msg.Opaque = done
+	// The delivery report comes straight from confluent-kafka-go's poller,
+	// without a hop through the Events() channel and deliveryReports.
+	done := make(chan kafka.Event, 1)
 	topic := *msg.TopicPartition.Topic
 	for {
 		if err := ctx.Err(); err != nil {
 			return m.ctxError("produce to "+topic, err)
 		}
-		err := m.enqueue(msg)
+		err := m.enqueue(msg, done)
 		if err == nil {
 			break
 		}
@@ -278,8 +282,8 @@ func (m *Manager) produce(ctx context.Context, msg *kafka.Message) (err error) {
 		return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
 	}
 	select {
-	case err := <-done:
-		if err != nil {
+	case e := <-done:
+		if err := deliveryError(e); err != nil {
 			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
 		}
 		m.stats.produced.Add(1)
@@ -289,18 +293,29 @@ func (m *Manager) produce(ctx context.Context, msg *kafka.Message) (err error) {
 		return m.ctxError("produce to "+topic, ctx.Err())
 	case <-m.prodClosed:
 		select {
-		case err := <-done:
-			if err == nil {
-				return nil
+		case e := <-done:
+			if err := deliveryError(e); err != nil {
+				return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
 			}
-			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+			return nil
 		default:
 			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
 		}
 	}
 }
 
-func (m *Manager) enqueue(msg *kafka.Message) error {
+// deliveryError is the outcome a delivery report carries.
+func deliveryError(e kafka.Event) error {
+	switch ev := e.(type) {
+	case *kafka.Message:
+		return ev.TopicPartition.Error
+	case kafka.Error:
+		return ev
+	}
+	return nil
+}
+
+func (m *Manager) enqueue(msg *kafka.Message, done chan kafka.Event) error {
 	m.prodMu.RLock()
 	defer m.prodMu.RUnlock()
 	select {
@@ -308,7 +323,7 @@ func (m *Manager) enqueue(msg *kafka.Message) error {
 		return ErrClosed
 	default:
 	}
-	return m.producer.Produce(msg, nil)
+	return m.producer.Produce(msg, done)
 }
 
 // ctxError wraps a ctx error with what was being done and the brokers, so a
@@ -355,9 +370,12 @@ func (m *Manager) Request(ctx context.Context, topic string, ev *EventObject) (*
 	m.sent.add(ev.CorrelationID, sentByRequest)
 	m.stats.requests.Add(1)
 	start := time.Now()
-	ctx, span := m.tel.tracer.Start(ctx, "request "+topic, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic),
-			semconv.MessagingMessageID(ev.CorrelationID), attribute.String("kafka_broker.event", ev.Event)))
+	ctx, span := m.tel.tracer.Start(ctx, "request", trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		span.SetName("request " + topic)
+		span.SetAttributes(semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic),
+			semconv.MessagingMessageID(ev.CorrelationID), attribute.String("kafka_broker.event", ev.Event))
+	}
 	reply, outcome, err := m.await(ctx, topic, ev, msg, w)
 	m.recordRequest(ctx, start, topic, outcome)
 	endSpan(span, err)

@@ -192,19 +192,23 @@ func (c headerCarrier) Keys() []string {
 	return keys
 }
 
-// startSend starts the producer span of msg and writes its context to the headers.
+// startSend starts the producer span of msg and writes its context to the
+// headers. Names and attributes are only built for a recording span: with
+// the default no-op providers a record costs no allocations here.
 func (m *Manager) startSend(ctx context.Context, msg *kafka.Message) (context.Context, trace.Span) {
-	topic := *msg.TopicPartition.Topic
-	ctx, span := m.tel.tracer.Start(ctx, "send "+topic,
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
+	ctx, span := m.tel.tracer.Start(ctx, "send", trace.WithSpanKind(trace.SpanKindProducer))
+	if span.IsRecording() {
+		topic := *msg.TopicPartition.Topic
+		span.SetName("send " + topic)
+		span.SetAttributes(
 			semconv.MessagingSystemKafka,
 			semconv.MessagingOperationTypeSend,
 			semconv.MessagingOperationName("send"),
 			semconv.MessagingDestinationName(topic),
 			semconv.MessagingMessageID(string(msg.Key)),
 			semconv.MessagingKafkaMessageKey(string(msg.Key)),
-		))
+		)
+	}
 	if span.SpanContext().IsValid() {
 		m.tel.prop.Inject(ctx, headerCarrier{&msg.Headers})
 	}
@@ -212,13 +216,16 @@ func (m *Manager) startSend(ctx context.Context, msg *kafka.Message) (context.Co
 }
 
 // startProcess starts the consumer span of msg, a child of the trace its
-// headers carry.
+// headers carry; like startSend it builds nothing for a non-recording span.
 func (m *Manager) startProcess(ctx context.Context, msg *kafka.Message) (context.Context, trace.Span) {
-	ctx = m.tel.prop.Extract(ctx, headerCarrier{&msg.Headers})
-	topic := *msg.TopicPartition.Topic
-	return m.tel.tracer.Start(ctx, "process "+topic,
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
+	if len(msg.Headers) > 0 {
+		ctx = m.tel.prop.Extract(ctx, headerCarrier{&msg.Headers})
+	}
+	ctx, span := m.tel.tracer.Start(ctx, "process", trace.WithSpanKind(trace.SpanKindConsumer))
+	if span.IsRecording() {
+		topic := *msg.TopicPartition.Topic
+		span.SetName("process " + topic)
+		span.SetAttributes(
 			semconv.MessagingSystemKafka,
 			semconv.MessagingOperationTypeProcess,
 			semconv.MessagingOperationName("process"),
@@ -227,7 +234,9 @@ func (m *Manager) startProcess(ctx context.Context, msg *kafka.Message) (context
 			semconv.MessagingDestinationPartitionID(strconv.Itoa(int(msg.TopicPartition.Partition))),
 			semconv.MessagingKafkaOffset(int(msg.TopicPartition.Offset)),
 			semconv.MessagingMessageID(string(msg.Key)),
-		))
+		)
+	}
+	return ctx, span
 }
 
 func endSpan(span trace.Span, err error) {
@@ -240,6 +249,9 @@ func endSpan(span trace.Span, err error) {
 
 // recordRequest records a Request's duration with its outcome.
 func (m *Manager) recordRequest(ctx context.Context, start time.Time, topic, outcome string) {
+	if !m.tel.reqDuration.Enabled(ctx) {
+		return // no meter configured: skip building the attribute set
+	}
 	m.tel.reqDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
 		semconv.MessagingDestinationName(topic), attribute.String("outcome", outcome)))
 }
