@@ -6,7 +6,7 @@
 //
 //	go run ./bench                          # everything, about 4 minutes on 2 cores
 //	go run ./bench -scenarios rr1,rr256 -rounds 7
-//	go run ./bench -kafka linger.ms=0,fetch.wait.max.ms=10   # both sides
+//	go run ./bench -kafka linger.ms=5,fetch.wait.max.ms=10   # both sides
 //	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:39092 go run ./bench -json
 package main
 
@@ -63,7 +63,7 @@ func main() {
 	flag.DurationVar(&o.consumeLimit, "consume-limit", 15*time.Second, "longest consume run; a slower side is measured on what it handled by then")
 	flag.IntVar(&o.pending, "pending", 10_000, "pending requests measured in scenario memory")
 	flag.IntVar(&o.stored, "stored", 100_000, "stored events measured in scenario memory")
-	flag.StringVar(&o.kafka, "kafka", "", "librdkafka properties for both sides, k=v,k=v (e.g. linger.ms=0)")
+	flag.StringVar(&o.kafka, "kafka", "", "librdkafka properties for both sides, k=v,k=v (e.g. linger.ms=5)")
 	flag.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
 	flag.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured process (both sides) to this file")

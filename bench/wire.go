@@ -71,7 +71,7 @@ func producerConfig(bootstrap string, extra map[string]any) *kafka.ConfigMap {
 	return configMap(bootstrap, kafka.ConfigMap{
 		"enable.idempotence":        true,
 		"acks":                      "all",
-		"linger.ms":                 1,
+		"linger.ms":                 0,
 		"go.delivery.report.fields": "none",
 	}, extra)
 }

@@ -122,10 +122,15 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		maxMsg = need // room to dead-letter the largest accepted record with its headers
 	}
 	pc := m.clientConfig(kafka.ConfigMap{
-		"message.max.bytes":         maxMsg,
-		"enable.idempotence":        true,
-		"acks":                      "all",
-		"linger.ms":                 1,
+		"message.max.bytes":  maxMsg,
+		"enable.idempotence": true,
+		"acks":               "all",
+		// Every Produce waits for its ack, and a round trip is two produces:
+		// lingering only adds latency (p50 ~3 ms -> ~0.7 ms, BENCHMARKS.md).
+		// librdkafka still batches what accumulates while requests are in
+		// flight. Config.Kafka["linger.ms"] = 5 trades latency for fewer,
+		// larger produce requests.
+		"linger.ms":                 0,
 		"go.delivery.report.fields": "none",
 		// confluent-kafka-go buffers 1,000,000 events and 1,000,000 ProduceChannel
 		// messages by default: 24 MiB of Go heap per Manager, never used.

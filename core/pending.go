@@ -107,12 +107,14 @@ const sentIDsCapacity = 1 << 16
 type sentIDs struct {
 	mu   sync.Mutex
 	m    map[string]sentKind
-	ring []string
+	ring []string // grows to capacity, then wraps
+	cap  int
 	next int
 }
 
+// newSentIDs remembers up to n IDs; its memory grows with use.
 func newSentIDs(n int) *sentIDs {
-	return &sentIDs{m: make(map[string]sentKind, n), ring: make([]string, n)}
+	return &sentIDs{m: make(map[string]sentKind), cap: n}
 }
 
 func (s *sentIDs) add(id string, k sentKind) {
@@ -122,12 +124,14 @@ func (s *sentIDs) add(id string, k sentKind) {
 		s.m[id] = k
 		return
 	}
-	if old := s.ring[s.next]; old != "" {
-		delete(s.m, old)
-	}
-	s.ring[s.next] = id
-	s.next = (s.next + 1) % len(s.ring)
 	s.m[id] = k
+	if len(s.ring) < s.cap {
+		s.ring = append(s.ring, id)
+		return
+	}
+	delete(s.m, s.ring[s.next])
+	s.ring[s.next] = id
+	s.next = (s.next + 1) % s.cap
 }
 
 func (s *sentIDs) lookup(id string) (sentKind, bool) {
