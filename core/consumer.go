@@ -138,8 +138,12 @@ func (g *groupConsumer) poll() {
 					w.rewoundTaken[off] = struct{}{}
 				}
 				g.pause(w, e.TopicPartition)
-			} else if taken {
-				delete(w.rewoundTaken, off)
+			} else {
+				for o := range w.rewoundTaken {
+					if o <= off { // fetched again, or skipped past
+						delete(w.rewoundTaken, o)
+					}
+				}
 			}
 		case kafka.Error:
 			g.logError(e)
@@ -378,7 +382,18 @@ func (m *Manager) takeReplyEarly(msg *kafka.Message) bool {
 	if err != nil || !m.mayBeReply(ev) {
 		return false
 	}
-	return m.pending.deliver(ev)
+	return m.deliverReply(ev)
+}
+
+// deliverReply hands ev to the Request awaiting it and remembers that the
+// request was answered, so that another reply to it (a responder that
+// replied twice, a record read again) is told from a late one.
+func (m *Manager) deliverReply(ev *EventObject) bool {
+	if !m.pending.deliver(ev) {
+		return false
+	}
+	m.sent.add(ev.CorrelationID, sentAnswered)
+	return true
 }
 
 // mayBeReply reports whether ev, read from the Location topic, can be the
@@ -398,7 +413,8 @@ func (m *Manager) mayBeReply(ev *EventObject) bool {
 // handled, which leaves it uncommitted.
 func (m *Manager) handleRecord(msg *kafka.Message) bool {
 	m.stats.consumed.Add(1)
-	ev, err := decodeRecord(msg, m.cfg.MaxRecordBytes)
+	received := time.Now()
+	ev, err := decodeRecordAt(msg, m.cfg.MaxRecordBytes, received)
 	if err != nil {
 		var me *MalformedError
 		kind := MalformedNotJSON
@@ -434,8 +450,9 @@ func (m *Manager) handleRecord(msg *kafka.Message) bool {
 		m.stats.handled.Add(1)
 		return true
 	}
+	name, id := ev.Event, ev.CorrelationID // the handler may change ev
 	ctx, span := m.startProcess(m.handlerCtx, msg)
-	attempts, err := m.runHandler(ctx, r, ev, msg)
+	attempts, err := m.runHandler(ctx, r, ev, msg, received)
 	endSpan(span, err)
 	if err == nil {
 		m.stats.handled.Add(1)
@@ -450,14 +467,14 @@ func (m *Manager) handleRecord(msg *kafka.Message) bool {
 	if errors.Is(err, ErrNoRoute) {
 		kind = "no_route"
 	}
-	m.log.Error("kafka-broker: event failed, dead-lettering", "event", ev.Event,
-		"correlation_id", ev.CorrelationID, "attempts", attempts, "error", err)
+	m.log.Error("kafka-broker: event failed, dead-lettering", "event", name,
+		"correlation_id", id, "attempts", attempts, "error", err)
 	return m.deadLetter(msg, err, kind, attempts)
 }
 
 // takeReply hands ev to a Request or ConsumerStorage.Consume awaiting it.
 func (m *Manager) takeReply(ev *EventObject) bool {
-	return m.pending.deliver(ev) || m.storage.deliver(ev)
+	return m.deliverReply(ev) || m.storage.deliver(ev)
 }
 
 func (m *Manager) shuttingDown() bool {
@@ -492,6 +509,9 @@ func (m *Manager) reclaimReply(msg *kafka.Message, ev *EventObject) (done, ok bo
 	case sent && kind == sentByRequest:
 		m.lateReply(ev)
 		return true, true
+	case sent && kind == sentAnswered:
+		m.duplicateReply(ev)
+		return true, true
 	case sent:
 		return false, false // sent with Produce: store or route it as usual
 	}
@@ -515,6 +535,12 @@ func (m *Manager) reclaimReply(msg *kafka.Message, ev *EventObject) (done, ok bo
 	return true, true
 }
 
+// duplicateReply drops another reply to a Request that already got one.
+func (m *Manager) duplicateReply(ev *EventObject) {
+	m.stats.duplicateReplies.Add(1)
+	m.log.Debug("kafka-broker: duplicate reply dropped", "correlation_id", ev.CorrelationID, "event", ev.Event)
+}
+
 func (m *Manager) lateReply(ev *EventObject) {
 	m.stats.lateReplies.Add(1)
 	m.log.Info("kafka-broker: late reply", "correlation_id", ev.CorrelationID, "event", ev.Event)
@@ -524,16 +550,17 @@ func (m *Manager) lateReply(ev *EventObject) {
 }
 
 // runHandler runs the routed handler with retries and exponential backoff.
-func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObject, msg *kafka.Message) (int, error) {
-	h, ok := r.Match(ev.Event)
+func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObject, msg *kafka.Message, received time.Time) (int, error) {
+	name := ev.Event
+	h, ok := r.Match(name)
 	if !ok {
 		m.stats.noRoute.Add(1)
-		return 0, Permanent(fmt.Errorf("%w %q", ErrNoRoute, ev.Event))
+		return 0, Permanent(fmt.Errorf("%w %q", ErrNoRoute, name))
 	}
 	// The first attempt runs without the retry machinery: it is the common
-	// case. Retries get a fresh decode of the record, as the handler may have
-	// changed the event it was given (decoding again only on a retry spares
-	// every record a deep copy).
+	// case. Retries get a fresh decode of the record, received at the same
+	// time, as the handler may have changed the event it was given (decoding
+	// again only on a retry spares every record a deep copy).
 	err := m.callHandler(ctx, h, ev)
 	if err == nil {
 		return 1, nil
@@ -542,7 +569,7 @@ func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObjec
 	if m.cfg.MaxAttempts <= 1 || IsPermanent(err) || errors.Is(err, ErrReplyTopicNotAllowed) || m.shuttingDown() {
 		return 1, err
 	}
-	m.log.Debug("kafka-broker: handler failed", "event", ev.Event, "attempt", 1, "error", err)
+	m.log.Debug("kafka-broker: handler failed", "event", name, "attempt", 1, "error", err)
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = m.cfg.InitialBackoff
 	b.MaxInterval = m.cfg.MaxBackoff
@@ -555,7 +582,7 @@ func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObjec
 		}
 		attempts++
 		m.stats.retries.Add(1)
-		fresh, err := decodeRecord(msg, m.cfg.MaxRecordBytes)
+		fresh, err := decodeRecordAt(msg, m.cfg.MaxRecordBytes, received)
 		if err != nil {
 			return struct{}{}, backoff.Permanent(err)
 		}
@@ -567,7 +594,7 @@ func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObjec
 		if IsPermanent(err) || errors.Is(err, ErrReplyTopicNotAllowed) || m.shuttingDown() {
 			return struct{}{}, backoff.Permanent(err)
 		}
-		m.log.Debug("kafka-broker: handler failed", "event", ev.Event, "attempt", attempts, "error", err)
+		m.log.Debug("kafka-broker: handler failed", "event", name, "attempt", attempts, "error", err)
 		return struct{}{}, err
 	}, backoff.WithBackOff(b), backoff.WithMaxTries(uint(m.cfg.MaxAttempts)), backoff.WithMaxElapsedTime(0))
 	return attempts, err

@@ -13,6 +13,12 @@ import (
 // decodeRecord turns a consumed record into an EventObject, or explains with
 // a *MalformedError why it cannot.
 func decodeRecord(msg *kafka.Message, maxBytes int) (*EventObject, error) {
+	return decodeRecordAt(msg, maxBytes, time.Now())
+}
+
+// decodeRecordAt is decodeRecord for a record received at received: its last
+// audit entry's time_received, when unset, says so.
+func decodeRecordAt(msg *kafka.Message, maxBytes int, received time.Time) (*EventObject, error) {
 	if maxBytes > 0 && len(msg.Value) > maxBytes {
 		return nil, &MalformedError{Kind: MalformedTooLarge, Err: errors.New("record value is larger than MaxRecordBytes")}
 	}
@@ -38,7 +44,7 @@ func decodeRecord(msg *kafka.Message, maxBytes int) (*EventObject, error) {
 		ev.CorrelationID = string(msg.Key)
 	}
 	ev.meta = meta
-	stampReceived(ev, time.Now())
+	stampReceived(ev, received)
 	return ev, nil
 }
 

@@ -129,6 +129,34 @@ func TestNewEventObjectBadData(t *testing.T) {
 	}
 }
 
+// TestEventObjectEncodesCompactData: data as Python writes it (spaces, a
+// newline) goes out compacted, one line per record, in the event and in each
+// audit entry; a record read back has the same meaning.
+func TestEventObjectEncodesCompactData(t *testing.T) {
+	var ev core.EventObject
+	if err := json.Unmarshal([]byte(`{"correlation_id": "c1", "event": "a.b", "data": {"k": [1, 2],`+"\n"+` "s": "x y"},
+		"audit_log": [{"data": {"k": [1, 2],`+"\n"+` "s": "x y"}, "event": "a.b", "location": "py", "time_sent": 1, "time_received": 2}]}`), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.AuditLog = append(ev.AuditLog, core.AuditEntry{Data: ev.Data, Event: "a.b", Location: "go", TimeSent: 3})
+	b, err := ev.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const compact = `{"k":[1,2],"s":"x y"}`
+	if n := strings.Count(string(b), `"data":`+compact); n != 3 || strings.ContainsAny(string(b), "\n") {
+		t.Fatalf("data not compacted in event and audit entries (%d of 3): %s", n, b)
+	}
+	var back core.EventObject
+	if err := json.Unmarshal(b, &back); err != nil || string(back.Data) != compact || len(back.AuditLog) != 2 {
+		t.Fatalf("read back %s: %+v, %v", b, back, err)
+	}
+	ev.Data = json.RawMessage(`{"k": }`)
+	if _, err := ev.MarshalJSON(); err == nil || !strings.Contains(err.Error(), "invalid character") {
+		t.Fatalf("invalid data: error %v, want one naming the bad character", err)
+	}
+}
+
 func TestEventObjectDecodeError(t *testing.T) {
 	ev, _ := core.NewEventObject("e", map[string]string{"n": "text"})
 	var v struct{ N int }

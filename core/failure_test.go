@@ -118,6 +118,53 @@ func TestHandlerRetriedThenSucceeds(t *testing.T) {
 	}
 }
 
+// TestRetrySeesTheRecordAsReceived: a retry gets the event as the record
+// carried it, whatever the failed attempt did to its copy, with the same
+// time_received as the first attempt (a reply sent from the retry must not
+// claim a later receipt).
+func TestRetrySeesTheRecordAsReceived(t *testing.T) {
+	cfg := kafkatest.Config(t, "svc")
+	cfg.MaxAttempts = 2
+	cfg.InitialBackoff = 2 * time.Second // >= 1 s with jitter: a later stamp would differ
+	cfg.MaxBackoff = 2 * time.Second
+	type seen struct {
+		event, data string
+		received    int64
+	}
+	attempts := make(chan seen, 2)
+	var calls atomic.Int32
+	m := routed(t, cfg, map[string]core.HandlerFunc{
+		"flaky": func(_ context.Context, ev *core.EventObject) error {
+			last := ev.AuditLog[len(ev.AuditLog)-1]
+			if last.TimeReceived == nil {
+				return core.Permanent(errors.New("time_received not stamped"))
+			}
+			attempts <- seen{ev.Event, string(ev.Data), *last.TimeReceived}
+			if calls.Add(1) == 1 {
+				ev.Event, ev.Data = "changed", []byte(`{"changed":true}`)
+				return errors.New("transient")
+			}
+			return nil
+		},
+	})
+	sent := produce(t, m, cfg.Location, "job.flaky", map[string]int{"n": 1})
+	var got []seen
+	for len(got) < 2 {
+		select {
+		case s := <-attempts:
+			got = append(got, s)
+		case <-time.After(60 * time.Second):
+			t.Fatalf("attempts seen: %+v", got)
+		}
+	}
+	if got[0] != got[1] {
+		t.Fatalf("first attempt saw %+v, the retry %+v", got[0], got[1])
+	}
+	if got[1].event != sent.Event || got[1].data != string(sent.Data) {
+		t.Fatalf("retry saw %+v, want the record's event %q and data %s", got[1], sent.Event, sent.Data)
+	}
+}
+
 func TestHandlerFailuresDeadLettered(t *testing.T) {
 	cfg := kafkatest.Config(t, "svc")
 	cfg.MaxAttempts = 3
@@ -384,8 +431,8 @@ func TestReplyTakenEarlyThenRewoundIsHandledOnce(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the partition did not resume")
 	}
-	if s := m.Stats(); s.LateReplies != 0 {
-		t.Fatalf("the rewound reply was handled again: %d late replies", s.LateReplies)
+	if s := m.Stats(); s.LateReplies != 0 || s.DuplicateReplies != 0 {
+		t.Fatalf("the rewound reply was handled again: %d late, %d duplicate replies", s.LateReplies, s.DuplicateReplies)
 	}
 }
 

@@ -3,7 +3,7 @@ package core
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"strconv"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -91,9 +91,9 @@ func wholeSeconds(f float64) (int64, bool) {
 
 // encodeEventFast encodes e when neither it nor its audit entries carry
 // unknown fields; ok is false otherwise. It appends the JSON by hand: each
-// data value is checked with json.Valid once (an audit entry sharing the
-// event's data is not checked again) and copied as is, where encoding/json
-// would re-scan and rewrite every copy.
+// data value is validated and compacted once (an audit entry sharing the
+// event's data gets a copy of the bytes already written), where
+// encoding/json would re-scan and rewrite every copy.
 func encodeEventFast(e *EventObject) (b []byte, ok bool, err error) {
 	if len(e.extra) > 0 {
 		return nil, false, nil
@@ -104,10 +104,6 @@ func encodeEventFast(e *EventObject) (b []byte, ok bool, err error) {
 			return nil, false, nil
 		}
 		size += 96 + len(a.Event) + len(a.Location) + len(a.Data)
-	}
-	data, err := validData(e.Data, nil)
-	if err != nil {
-		return nil, true, err
 	}
 	status := e.Status
 	if status == "" {
@@ -121,18 +117,22 @@ func encodeEventFast(e *EventObject) (b []byte, ok bool, err error) {
 	b = append(b, `,"event":`...)
 	b = appendString(b, e.Event)
 	b = append(b, `,"data":`...)
-	b = append(b, data...)
+	dataAt := len(b)
+	if b, err = appendData(b, e.Data); err != nil {
+		return nil, true, err
+	}
+	dataEnd := len(b)
 	b = append(b, `,"audit_log":[`...)
 	for i, a := range e.AuditLog {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		ad, err := validData(a.Data, data)
-		if err != nil {
+		b = append(b, `{"data":`...)
+		if sameBytes(a.Data, e.Data) {
+			b = append(b, b[dataAt:dataEnd]...)
+		} else if b, err = appendData(b, a.Data); err != nil {
 			return nil, true, err
 		}
-		b = append(b, `{"data":`...)
-		b = append(b, ad...)
 		b = append(b, `,"event":`...)
 		b = appendString(b, a.Event)
 		b = append(b, `,"location":`...)
@@ -151,19 +151,26 @@ func encodeEventFast(e *EventObject) (b []byte, ok bool, err error) {
 	return b, true, nil
 }
 
-// validData returns d, or {} when it is empty, after checking that it is
-// JSON; d sharing checked's bytes is not checked again.
-func validData(d, checked json.RawMessage) (json.RawMessage, error) {
+// appendData appends d compacted, as encoding/json writes a RawMessage, or
+// {} when d is empty; an error says where d stops being JSON.
+func appendData(b []byte, d json.RawMessage) ([]byte, error) {
 	if len(d) == 0 {
-		return emptyObject, nil
+		return append(b, emptyObject...), nil
 	}
-	if len(d) == len(checked) && &d[0] == &checked[0] {
-		return d, nil
+	buf := bytes.NewBuffer(b)
+	if err := json.Compact(buf, d); err != nil {
+		return b, fmt.Errorf("data: %w", err)
 	}
-	if !json.Valid(d) {
-		return nil, errors.New("json: invalid data")
+	return buf.Bytes(), nil
+}
+
+// sameBytes reports whether x and y are the same slice of memory (both
+// empty counts).
+func sameBytes(x, y []byte) bool {
+	if len(x) != len(y) {
+		return false
 	}
-	return d, nil
+	return len(x) == 0 || &x[0] == &y[0]
 }
 
 // appendString appends s as a JSON string. Invalid UTF-8 is replaced with

@@ -375,12 +375,9 @@ func (m *Manager) Request(ctx context.Context, topic string, ev *EventObject) (*
 	m.sent.add(ev.CorrelationID, sentByRequest)
 	m.stats.requests.Add(1)
 	start := time.Now()
-	ctx, span := m.tel.tracer.Start(ctx, "request", trace.WithSpanKind(trace.SpanKindClient))
-	if span.IsRecording() {
-		span.SetName("request " + topic)
-		span.SetAttributes(semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic),
-			semconv.MessagingMessageID(ev.CorrelationID), attribute.String("kafka_broker.event", ev.Event))
-	}
+	ctx, span := m.tel.tracer.Start(ctx, "request "+topic, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic),
+			semconv.MessagingMessageID(ev.CorrelationID), attribute.String("kafka_broker.event", ev.Event)))
 	reply, outcome, err := m.await(ctx, topic, ev, msg, w)
 	m.recordRequest(ctx, start, topic, outcome)
 	endSpan(span, err)

@@ -367,6 +367,47 @@ func TestPendingRequestsBounded(t *testing.T) {
 	}
 }
 
+// TestDuplicateReplyIsDropped: a responder that replies twice (it crashed
+// after replying and before committing, say) answers a Request once; the
+// other copies, on the Location topic or the reply topic, are counted as
+// duplicates, not late replies, and do not reach the late-reply hook.
+func TestDuplicateReplyIsDropped(t *testing.T) {
+	var hooked atomic.Int32
+	req := startManager(t, kafkatest.Config(t, "svc"), core.WithLateReplyHook(func(*core.EventObject) { hooked.Add(1) }))
+	cfg := req.Config()
+	ev, _ := core.NewEventObject("ask.question", nil)
+	errs := make(chan error, 1)
+	go func() {
+		_, err := req.Request(kafkatest.Context(t, 60*time.Second), kafkatest.Config(t, "nobody").Location, ev)
+		errs <- err
+	}()
+	waitFor(t, func() bool { return req.Stats().Pending == 1 })
+	// Replies as a Python responder writes them, to the requester's Location,
+	// and one more as a Go responder writes it, to the reply topic.
+	reply := &core.EventObject{CorrelationID: ev.CorrelationID, Status: core.StatusCompleted, Event: "ask.question",
+		AuditLog: []core.AuditEntry{{Location: cfg.Location, Event: "ask.question", TimeSent: 1}, {Location: "py-svc", Event: "ask.question", TimeSent: 2}}}
+	b, err := reply.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := []byte(ev.CorrelationID)
+	rawProduce(t, cfg.Location, key, b)
+	rawProduce(t, cfg.Location, key, b)
+	rawProduce(t, cfg.ReplyTopic, key, b)
+	select {
+	case err := <-errs:
+		if err != nil {
+			t.Fatalf("Request: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no reply")
+	}
+	waitFor(t, func() bool { return req.Stats().DuplicateReplies == 2 })
+	if st := req.Stats(); st.LateReplies != 0 || hooked.Load() != 0 {
+		t.Fatalf("duplicates taken for late replies: %d late, hook called %d times", st.LateReplies, hooked.Load())
+	}
+}
+
 func TestLateReplyHook(t *testing.T) {
 	respCfg := kafkatest.Config(t, "svc")
 	release := make(chan struct{})

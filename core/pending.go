@@ -96,6 +96,7 @@ type sentKind uint8
 const (
 	sentByProduce sentKind = iota + 1
 	sentByRequest
+	sentAnswered // a Request whose reply was delivered: another reply is a duplicate
 )
 
 // sentIDsCapacity bounds the memory of correlation IDs this instance sent.

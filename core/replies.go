@@ -148,6 +148,8 @@ func (m *Manager) handleReply(msg *kafka.Message) {
 	switch kind, sent := m.sent.lookup(ev.CorrelationID); {
 	case sent && kind == sentByRequest:
 		m.lateReply(ev)
+	case sent && kind == sentAnswered:
+		m.duplicateReply(ev)
 	case sent:
 		// Sent with Produce by this instance, awaited with
 		// ConsumerStorage.Consume later: keep it there.

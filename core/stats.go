@@ -4,6 +4,7 @@ import "sync/atomic"
 
 type counters struct {
 	produced, requests, replies, timeouts, lateReplies, forwarded atomic.Uint64
+	duplicateReplies                                              atomic.Uint64
 	consumed, handled, handlerErrors, retries, deadLettered       atomic.Uint64
 	panics, noRoute, stored, storageEvicted, deadLetterFailed     atomic.Uint64
 	malformed                                                     [5]atomic.Uint64
@@ -11,24 +12,27 @@ type counters struct {
 
 // Stats is a snapshot of a Manager's counters since it was created.
 type Stats struct {
-	Produced       uint64 // records acknowledged by the broker
-	Requests       uint64 // Request calls that produced
-	Replies        uint64 // Reply calls
-	Timeouts       uint64 // Requests that ended with ErrReplyTimeout
-	LateReplies    uint64 // replies that came after their Request gave up
-	Forwarded      uint64 // replies forwarded to the shared reply topic
-	Consumed       uint64 // records read from the Location topic
-	Handled        uint64 // events routed, stored or handed to a waiter
-	HandlerErrors  uint64 // failed handler attempts
-	Retries        uint64 // handler attempts after the first
-	DeadLettered   uint64 // records written to the dead-letter topic
-	DroppedRecords uint64 // records the broker refused even as dead letters (logged with their offset)
-	Panics         uint64 // recovered handler panics
-	NoRoute        uint64 // events no route matched
-	Stored         uint64 // events put in the ConsumerStorage
-	StorageEvicted uint64 // events the ConsumerStorage evicted
-	Malformed      map[string]uint64
-	Pending        int // requests awaiting replies now
+	Produced    uint64 // records acknowledged by the broker
+	Requests    uint64 // Request calls that produced
+	Replies     uint64 // Reply calls
+	Timeouts    uint64 // Requests that ended with ErrReplyTimeout
+	LateReplies uint64 // replies that came after their Request gave up
+	// DuplicateReplies: replies to a Request that already got one (a
+	// responder that replied twice after a crash or rebalance); dropped.
+	DuplicateReplies uint64
+	Forwarded        uint64 // replies forwarded to the shared reply topic
+	Consumed         uint64 // records read from the Location topic
+	Handled          uint64 // events routed, stored or handed to a waiter
+	HandlerErrors    uint64 // failed handler attempts
+	Retries          uint64 // handler attempts after the first
+	DeadLettered     uint64 // records written to the dead-letter topic
+	DroppedRecords   uint64 // records the broker refused even as dead letters (logged with their offset)
+	Panics           uint64 // recovered handler panics
+	NoRoute          uint64 // events no route matched
+	Stored           uint64 // events put in the ConsumerStorage
+	StorageEvicted   uint64 // events the ConsumerStorage evicted
+	Malformed        map[string]uint64
+	Pending          int // requests awaiting replies now
 }
 
 var malformedKinds = [5]string{MalformedNotJSON, MalformedNotObject, MalformedFieldType, MalformedTooLarge, MalformedEmptyEvent}
@@ -47,7 +51,7 @@ func (m *Manager) Stats() Stats {
 	c := &m.stats
 	s := Stats{
 		Produced: c.produced.Load(), Requests: c.requests.Load(), Replies: c.replies.Load(),
-		Timeouts: c.timeouts.Load(), LateReplies: c.lateReplies.Load(), Forwarded: c.forwarded.Load(),
+		Timeouts: c.timeouts.Load(), LateReplies: c.lateReplies.Load(), DuplicateReplies: c.duplicateReplies.Load(), Forwarded: c.forwarded.Load(),
 		Consumed: c.consumed.Load(), Handled: c.handled.Load(), HandlerErrors: c.handlerErrors.Load(),
 		Retries: c.retries.Load(), DeadLettered: c.deadLettered.Load(), DroppedRecords: c.deadLetterFailed.Load(), Panics: c.panics.Load(),
 		NoRoute: c.noRoute.Load(), Stored: c.stored.Load(), StorageEvicted: c.storageEvicted.Load(),

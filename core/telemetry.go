@@ -22,6 +22,7 @@ const instrumentationName = "github.com/kafka-broker/kafka-broker-go/core"
 // metric callbacks never run.
 type telemetry struct {
 	tracer      trace.Tracer
+	processName string // "process <Location>"
 	prop        propagation.TextMapPropagator
 	reqDuration metric.Float64Histogram
 	reg         metric.Registration
@@ -56,6 +57,7 @@ func (m *Manager) initTelemetry() error {
 	}
 	t := &m.tel
 	t.tracer = tp.Tracer(instrumentationName)
+	t.processName = "process " + m.cfg.Location
 	t.prop = prop
 	meter := mp.Meter(instrumentationName)
 	var err error
@@ -83,6 +85,7 @@ func (m *Manager) initTelemetry() error {
 	malformed := counter("kafka_broker.records.malformed", "Records that could not be decoded, by kind.")
 	timeouts := counter("kafka_broker.request.timeouts", "Requests that ended with ErrReplyTimeout.")
 	late := counter("kafka_broker.replies.late", "Replies that arrived after their request gave up.")
+	duplicate := counter("kafka_broker.replies.duplicate", "Replies to a request that already got one; dropped.")
 	forwarded := counter("kafka_broker.replies.forwarded", "Replies forwarded to the shared reply topic.")
 	handlerErrors := counter("kafka_broker.handler.errors", "Failed handler attempts.")
 	retries := counter("kafka_broker.handler.retries", "Handler attempts after the first.")
@@ -103,6 +106,7 @@ func (m *Manager) initTelemetry() error {
 		}
 		o.ObserveInt64(timeouts, int64(s.timeouts.Load()))
 		o.ObserveInt64(late, int64(s.lateReplies.Load()))
+		o.ObserveInt64(duplicate, int64(s.duplicateReplies.Load()))
 		o.ObserveInt64(forwarded, int64(s.forwarded.Load()))
 		o.ObserveInt64(handlerErrors, int64(s.handlerErrors.Load()))
 		o.ObserveInt64(retries, int64(s.retries.Load()))
@@ -116,7 +120,7 @@ func (m *Manager) initTelemetry() error {
 				semconv.MessagingDestinationPartitionID(strconv.Itoa(int(l.Partition)))))
 		}
 		return nil
-	}, produced, consumed, malformed, timeouts, late, forwarded, handlerErrors, retries, dlq, evictions, pending, storageSize, lag)
+	}, produced, consumed, malformed, timeouts, late, duplicate, forwarded, handlerErrors, retries, dlq, evictions, pending, storageSize, lag)
 	return err
 }
 
@@ -193,22 +197,21 @@ func (c headerCarrier) Keys() []string {
 }
 
 // startSend starts the producer span of msg and writes its context to the
-// headers. Names and attributes are only built for a recording span: with
-// the default no-op providers a record costs no allocations here.
+// headers. Name and attributes are given at the start, where samplers see
+// them (the messaging conventions ask for it).
 func (m *Manager) startSend(ctx context.Context, msg *kafka.Message) (context.Context, trace.Span) {
-	ctx, span := m.tel.tracer.Start(ctx, "send", trace.WithSpanKind(trace.SpanKindProducer))
-	if span.IsRecording() {
-		topic := *msg.TopicPartition.Topic
-		span.SetName("send " + topic)
-		span.SetAttributes(
+	topic := *msg.TopicPartition.Topic
+	key := string(msg.Key)
+	ctx, span := m.tel.tracer.Start(ctx, "send "+topic,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
 			semconv.MessagingSystemKafka,
 			semconv.MessagingOperationTypeSend,
 			semconv.MessagingOperationName("send"),
 			semconv.MessagingDestinationName(topic),
-			semconv.MessagingMessageID(string(msg.Key)),
-			semconv.MessagingKafkaMessageKey(string(msg.Key)),
-		)
-	}
+			semconv.MessagingMessageID(key),
+			semconv.MessagingKafkaMessageKey(key),
+		))
 	if span.SpanContext().IsValid() {
 		m.tel.prop.Inject(ctx, headerCarrier{&msg.Headers})
 	}
@@ -216,16 +219,19 @@ func (m *Manager) startSend(ctx context.Context, msg *kafka.Message) (context.Co
 }
 
 // startProcess starts the consumer span of msg, a child of the trace its
-// headers carry; like startSend it builds nothing for a non-recording span.
+// headers carry.
 func (m *Manager) startProcess(ctx context.Context, msg *kafka.Message) (context.Context, trace.Span) {
 	if len(msg.Headers) > 0 {
 		ctx = m.tel.prop.Extract(ctx, headerCarrier{&msg.Headers})
 	}
-	ctx, span := m.tel.tracer.Start(ctx, "process", trace.WithSpanKind(trace.SpanKindConsumer))
-	if span.IsRecording() {
-		topic := *msg.TopicPartition.Topic
-		span.SetName("process " + topic)
-		span.SetAttributes(
+	topic := *msg.TopicPartition.Topic
+	name := m.tel.processName
+	if topic != m.cfg.Location {
+		name = "process " + topic
+	}
+	return m.tel.tracer.Start(ctx, name,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
 			semconv.MessagingSystemKafka,
 			semconv.MessagingOperationTypeProcess,
 			semconv.MessagingOperationName("process"),
@@ -234,9 +240,7 @@ func (m *Manager) startProcess(ctx context.Context, msg *kafka.Message) (context
 			semconv.MessagingDestinationPartitionID(strconv.Itoa(int(msg.TopicPartition.Partition))),
 			semconv.MessagingKafkaOffset(int(msg.TopicPartition.Offset)),
 			semconv.MessagingMessageID(string(msg.Key)),
-		)
-	}
-	return ctx, span
+		))
 }
 
 func endSpan(span trace.Span, err error) {

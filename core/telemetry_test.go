@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,6 +88,68 @@ func TestTraceAcrossRequestReply(t *testing.T) {
 	if attrs["messaging.system"] != "kafka" || attrs["messaging.destination.name"] != respCfg.Location ||
 		attrs["messaging.operation.type"] != "process" || attrs["messaging.message.id"] != ev.CorrelationID {
 		t.Errorf("process span attributes: %v", attrs)
+	}
+}
+
+// recordingSampler samples everything and remembers what each span showed
+// the sampler at its start.
+type recordingSampler struct {
+	mu    sync.Mutex
+	attrs map[string]map[string]string // span name -> attributes at start
+}
+
+func (s *recordingSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	attrs := map[string]string{}
+	for _, a := range p.Attributes {
+		attrs[string(a.Key)] = a.Value.Emit()
+	}
+	s.mu.Lock()
+	s.attrs[p.Name] = attrs
+	s.mu.Unlock()
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+}
+
+func (s *recordingSampler) Description() string { return "recordingSampler" }
+
+func (s *recordingSampler) at(name string) (map[string]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.attrs[name]
+	return a, ok
+}
+
+// TestSamplerSeesNamesAndAttributes: samplers decide at a span's start, so
+// the request, send and process spans carry their name and messaging
+// attributes from the start.
+func TestSamplerSeesNamesAndAttributes(t *testing.T) {
+	sampler := &recordingSampler{attrs: map[string]map[string]string{}}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler))
+	defer tp.Shutdown(context.Background())
+
+	respCfg := kafkatest.Config(t, "svc")
+	startRouted(t, respCfg, echoRouter(), core.WithTracerProvider(tp))
+	req := startManager(t, kafkatest.Config(t, "svc"), core.WithTracerProvider(tp))
+	ev, _ := core.NewEventObject("echo.call", nil)
+	if _, err := req.Request(kafkatest.Context(t, 60*time.Second), respCfg.Location, ev); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { _, ok := sampler.at("send " + req.Config().ReplyTopic); return ok })
+	for name, op := range map[string]string{
+		"request " + respCfg.Location:     "",
+		"send " + respCfg.Location:        "send",
+		"process " + respCfg.Location:     "process",
+		"send " + req.Config().ReplyTopic: "send",
+	} {
+		attrs, ok := sampler.at(name)
+		if !ok {
+			t.Errorf("the sampler saw no span %q", name)
+			continue
+		}
+		dest := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(name, "request "), "send "), "process ")
+		if attrs["messaging.system"] != "kafka" || attrs["messaging.destination.name"] != dest ||
+			(op != "" && attrs["messaging.operation.type"] != op) {
+			t.Errorf("span %q showed the sampler %v", name, attrs)
+		}
 	}
 }
 
