@@ -400,21 +400,10 @@ func TestReplyTakenEarlyThenRewoundIsHandledOnce(t *testing.T) {
 		t.Fatal("the handler never ran")
 	}
 	// ...a request waits for its reply...
-	req, _ := core.NewEventObject("ask.question", nil)
-	replies := make(chan error, 1)
-	go func() {
-		_, err := m.Request(kafkatest.Context(t, 60*time.Second), kafkatest.Config(t, "nobody").Location, req)
-		replies <- err
-	}()
-	waitFor(t, func() bool { return m.Stats().Pending == 1 })
+	req, replies := pendingRequest(t, m)
 	// ...the next record fills the queue, and the reply, written as a Python
 	// responder writes it to the requester's topic, finds no room.
-	reply := &core.EventObject{CorrelationID: req.CorrelationID, Status: core.StatusCompleted, Event: "ask.question",
-		AuditLog: []core.AuditEntry{{Location: cfg.Location, Event: "ask.question", TimeSent: 1}, {Location: "py-svc", Event: "ask.question", TimeSent: 2}}}
-	rb, err := reply.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rb := pythonReply(t, cfg.Location, req)
 	rawProduceAll(t, cfg.Location, []rawRecord{record("job.block"), {partition: 0, key: []byte(req.CorrelationID), value: rb}})
 	select {
 	case err := <-replies:

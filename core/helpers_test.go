@@ -113,3 +113,32 @@ func startRouted(t testing.TB, cfg core.Config, r *core.EventRouter, opts ...cor
 	}
 	return m
 }
+
+// pendingRequest makes m send a Request to a topic nobody reads and returns
+// its event once it waits for a reply; the Request's result comes on the
+// channel.
+func pendingRequest(t *testing.T, m *core.Manager) (*core.EventObject, <-chan error) {
+	t.Helper()
+	ev, _ := core.NewEventObject("ask.question", nil)
+	errs := make(chan error, 1)
+	before := m.Stats().Pending
+	go func() {
+		_, err := m.Request(kafkatest.Context(t, 60*time.Second), kafkatest.Config(t, "nobody").Location, ev)
+		errs <- err
+	}()
+	waitFor(t, func() bool { return m.Stats().Pending > before })
+	return ev, errs
+}
+
+// pythonReply is the reply to req as a Python responder writes it: to the
+// requester's Location, status completed, the responder's audit hop last.
+func pythonReply(t *testing.T, requester string, req *core.EventObject) []byte {
+	t.Helper()
+	reply := &core.EventObject{CorrelationID: req.CorrelationID, Status: core.StatusCompleted, Event: req.Event,
+		AuditLog: []core.AuditEntry{{Location: requester, Event: req.Event, TimeSent: 1}, {Location: "py-svc", Event: req.Event, TimeSent: 2}}}
+	b, err := reply.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -375,21 +375,10 @@ func TestDuplicateReplyIsDropped(t *testing.T) {
 	var hooked atomic.Int32
 	req := startManager(t, kafkatest.Config(t, "svc"), core.WithLateReplyHook(func(*core.EventObject) { hooked.Add(1) }))
 	cfg := req.Config()
-	ev, _ := core.NewEventObject("ask.question", nil)
-	errs := make(chan error, 1)
-	go func() {
-		_, err := req.Request(kafkatest.Context(t, 60*time.Second), kafkatest.Config(t, "nobody").Location, ev)
-		errs <- err
-	}()
-	waitFor(t, func() bool { return req.Stats().Pending == 1 })
+	ev, errs := pendingRequest(t, req)
 	// Replies as a Python responder writes them, to the requester's Location,
 	// and one more as a Go responder writes it, to the reply topic.
-	reply := &core.EventObject{CorrelationID: ev.CorrelationID, Status: core.StatusCompleted, Event: "ask.question",
-		AuditLog: []core.AuditEntry{{Location: cfg.Location, Event: "ask.question", TimeSent: 1}, {Location: "py-svc", Event: "ask.question", TimeSent: 2}}}
-	b, err := reply.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := pythonReply(t, cfg.Location, ev)
 	key := []byte(ev.CorrelationID)
 	rawProduce(t, cfg.Location, key, b)
 	rawProduce(t, cfg.Location, key, b)
