@@ -42,6 +42,10 @@ type groupConsumer struct {
 
 	storeMu sync.RWMutex // write-held while the consumer closes
 	closed  bool         // no more StoreOffsets
+
+	// abandoned: workers a rebalance stopped waiting for; Close waits for
+	// them too. Poll goroutine, then Close.
+	abandoned []*partitionWorker
 }
 
 // queued is a fetched record waiting for its partition's worker.
@@ -250,6 +254,8 @@ func (g *groupConsumer) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 			ps = append(ps, tp.Partition)
 			g.resume(tp.Partition) // a pause must not outlive the assignment
 		}
+		g.m.log.Debug("kafka-broker: partitions revoked; waiting for their handlers", "topic", g.m.cfg.Location,
+			"partitions", len(e.Partitions), "drain_timeout", g.m.cfg.DrainTimeout)
 		ctx, cancel := context.WithTimeout(g.drainCtx, g.m.cfg.DrainTimeout)
 		g.stopWorkers(ctx, ps)
 		cancel()
@@ -296,7 +302,20 @@ func (g *groupConsumer) stopWorkers(ctx context.Context, ps []int32) error {
 		case <-ctx.Done():
 			for _, w := range ws[i:] {
 				w.abandoned.Store(true)
+				g.abandoned = append(g.abandoned, w)
 			}
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// waitAbandoned waits until ctx ends for the handlers a rebalance abandoned.
+func (g *groupConsumer) waitAbandoned(ctx context.Context) error {
+	for _, w := range g.abandoned {
+		select {
+		case <-w.done:
+		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}

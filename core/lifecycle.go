@@ -26,7 +26,10 @@ func (m *Manager) InitConsumer(ctx context.Context) error {
 	m.state.Store(stateStarting)
 	err := m.startConsumers(ctx)
 	if err != nil {
-		m.stopConsumers(context.Background())
+		// A record may have reached a handler just before the start gave up.
+		drain, cancel := context.WithTimeout(context.Background(), m.cfg.DrainTimeout)
+		m.stopConsumers(drain)
+		cancel()
 		m.lifeMu.Lock()
 		m.group, m.replies = nil, nil
 		m.lifeMu.Unlock()
@@ -73,6 +76,11 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	case <-m.closing:
 		return ErrClosed
 	case <-ctx.Done():
+		select {
+		case <-gc.assigned: // both were ready: the start succeeded
+			return nil
+		default:
+		}
 		return m.ctxError(fmt.Sprintf("join group %s on %s", m.cfg.GroupID, m.cfg.Location), ctx.Err())
 	}
 }
@@ -121,17 +129,29 @@ func (m *Manager) Close(ctx context.Context) error {
 func (m *Manager) stopConsumers(ctx context.Context) error {
 	var errs []error
 	if g := m.group; g != nil {
+		// A rebalance the poll loop is draining gives up when ctx ends.
+		stopDrain := context.AfterFunc(ctx, g.cancelDrain)
+		defer stopDrain()
 		close(g.stop)
 		if g.started {
 			<-g.done
 		}
-		if err := g.stopWorkers(ctx, nil); err != nil {
+		err := g.stopWorkers(ctx, nil)
+		if err == nil {
+			err = g.waitAbandoned(ctx)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("kafka-broker: close: handlers still running: %w", err))
 			// Stop retries and dead-letter writes of the abandoned handlers.
 			m.cancelHandler()
 		}
 		g.commit()
 		g.closing = true
+		// No StoreOffsets from here on: a handler still running must not
+		// reach the consumer while it is destroyed.
+		g.storeMu.Lock()
+		g.closed = true
+		g.storeMu.Unlock()
 		m.lifeMu.Lock()
 		if err := g.c.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("kafka-broker: close consumer: %w", err))

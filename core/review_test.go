@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,5 +159,100 @@ func TestCloseLeavesRequestingHandlerUncommitted(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("the record interrupted by Close was not redelivered")
+	}
+}
+
+// signalHandler is a slog.Handler that reports each record whose message is
+// msg on ch (and drops the rest).
+type signalHandler struct {
+	msg string
+	ch  chan<- struct{}
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		select {
+		case h.ch <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestCloseEndsARebalanceDrain: Close(ctx) while the poll loop waits for the
+// handler of a revoked partition (up to DrainTimeout) returns once ctx ends,
+// reports the handler still running, and cancels that handler's context.
+func TestCloseEndsARebalanceDrain(t *testing.T) {
+	cfg := kafkatest.Config(t, "svc")
+	cfg.TopicPartitions = 1
+	cfg.DrainTimeout = 10 * time.Minute
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	defer close(release)
+	handlerDone := make(chan error, 1)
+	r := core.NewEventRouter("root")
+	r.BindEvent("block", func(ctx context.Context, _ *core.EventObject) error {
+		started <- struct{}{}
+		select {
+		case <-ctx.Done():
+			handlerDone <- ctx.Err()
+		case <-release:
+			handlerDone <- nil
+		}
+		return nil
+	})
+	draining := make(chan struct{}, 1)
+	m, err := core.NewManager(cfg, core.WithLogger(slog.New(signalHandler{"kafka-broker: partitions revoked; waiting for their handlers", draining})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetRouter(r)
+	if err := m.InitConsumer(kafkatest.Context(t, 60*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := core.NewEventObject("block", nil)
+	if err := m.Produce(kafkatest.Context(t, 30*time.Second), cfg.Location, ev); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the handler never ran")
+	}
+	// A second member joins: m's partition is revoked, and m's poll loop
+	// waits for the blocked handler.
+	m2 := newManager(t, cfg)
+	joined := make(chan error, 1)
+	go func() { joined <- m2.InitConsumer(kafkatest.Context(t, 60*time.Second)) }()
+	select {
+	case <-draining:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the partition was never revoked")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close(ctx) }()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "handlers still running") {
+			t.Fatalf("Close = %v, want handlers still running: context deadline exceeded", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Close still waits for the rebalance's DrainTimeout after its ctx ended")
+	}
+	select {
+	case err := <-handlerDone:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("handler ended with %v, want its context canceled", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the abandoned handler's context was not canceled")
+	}
+	if err := <-joined; err != nil {
+		t.Fatalf("second member: %v", err)
 	}
 }
