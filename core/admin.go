@@ -77,10 +77,12 @@ func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
 	}
 }
 
-// timeoutMs is the time left before ctx's deadline in milliseconds, or def.
+// timeoutMs bounds one blocking broker call: the time left before ctx's
+// deadline in milliseconds, at most def (callers retry in a loop that also
+// watches ctx and Close, so a call never outlasts them by more than def).
 func timeoutMs(ctx context.Context, def time.Duration) int {
 	d := def
-	if dl, ok := ctx.Deadline(); ok {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 		d = time.Until(dl)
 	}
 	if d < time.Millisecond {
