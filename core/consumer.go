@@ -62,6 +62,10 @@ type partitionWorker struct {
 	stop      chan struct{} // closed: do not start another record
 	done      chan struct{}
 	paused    bool // owned by the poll goroutine
+	// readAhead: paused, but still fetched, only to hand replies to their
+	// waiters (see pause); resumeAt: the first record not queued.
+	readAhead bool
+	resumeAt  kafka.Offset
 	// rewoundTaken: offsets of replies handed to their waiter by the poll
 	// loop that then did not fit the queue and were rewound; when fetched
 	// again they are queued as taken, not handled a second time. Poll
@@ -126,20 +130,22 @@ func (g *groupConsumer) poll() {
 				continue
 			}
 			w := g.worker(e.TopicPartition.Partition)
-			if w.paused {
-				continue // fetched before the pause; read again after the resume
-			}
 			off := e.TopicPartition.Offset
+			if w.paused {
+				// Fetched before the pause, or read ahead: only a reply is
+				// taken now; everything is read again after the resume.
+				if w.readAhead && off >= w.resumeAt && g.m.takeReplyEarly(e) {
+					w.markTaken(off)
+				}
+				continue
+			}
 			_, taken := w.rewoundTaken[off]
 			if !taken {
 				taken = g.m.takeReplyEarly(e)
 			}
 			if !g.enqueue(w, queued{msg: e, taken: taken}) {
 				if taken {
-					if w.rewoundTaken == nil {
-						w.rewoundTaken = make(map[kafka.Offset]struct{})
-					}
-					w.rewoundTaken[off] = struct{}{}
+					w.markTaken(off)
 				}
 				g.pause(w, e.TopicPartition)
 			} else {
@@ -184,30 +190,79 @@ func (g *groupConsumer) enqueue(w *partitionWorker, q queued) bool {
 	}
 }
 
-// pause stops fetching a partition whose queue is full, so a slow partition
-// does not hold up the others, and rewinds it to tp, the first record that
-// did not fit: librdkafka fetches from there again after the resume.
+// markTaken remembers that the record at off was a reply handed to its
+// waiter before it was queued.
+func (w *partitionWorker) markTaken(off kafka.Offset) {
+	if w.rewoundTaken == nil {
+		w.rewoundTaken = make(map[kafka.Offset]struct{})
+	}
+	w.rewoundTaken[off] = struct{}{}
+}
+
+// pause stops queueing a partition whose queue is full, so a slow partition
+// does not hold up the others; tp is the first record that did not fit, where
+// the partition is read again after the resume. While requests of this
+// service await replies, the partition is read ahead instead of paused in
+// librdkafka: a reply written behind the full queue (a Python service
+// answering on the Location topic, to the very handler that holds the queue
+// up) still reaches its waiter. Otherwise fetching stops.
 func (g *groupConsumer) pause(w *partitionWorker, tp kafka.TopicPartition) {
+	w.paused = true
+	w.resumeAt = tp.Offset
+	g.paused[w.partition] = w
+	readAhead := g.m.pending.len() > 0
+	g.m.log.Debug("kafka-broker: partition paused; its queue is full", "partition", tp.Partition,
+		"offset", int64(tp.Offset), "read_ahead", readAhead)
+	if readAhead {
+		w.readAhead = true
+		return
+	}
+	g.stopFetching(w)
+}
+
+// stopFetching pauses w's partition in librdkafka at w.resumeAt.
+func (g *groupConsumer) stopFetching(w *partitionWorker) {
+	tp := kafka.TopicPartition{Topic: &g.m.cfg.Location, Partition: w.partition, Offset: w.resumeAt}
 	if err := g.c.Pause([]kafka.TopicPartition{tp}); err != nil {
 		g.m.log.Warn("kafka-broker: pause partition", "partition", tp.Partition, "error", err)
 	}
+	g.rewind(w)
+	w.readAhead = false
+}
+
+// rewind makes librdkafka fetch w's partition from w.resumeAt again; records
+// fetched before are dropped by librdkafka.
+func (g *groupConsumer) rewind(w *partitionWorker) {
+	tp := kafka.TopicPartition{Topic: &g.m.cfg.Location, Partition: w.partition, Offset: w.resumeAt}
 	if err := g.c.Seek(tp, 0); err != nil {
 		g.m.log.Warn("kafka-broker: rewind paused partition", "partition", tp.Partition, "offset", int64(tp.Offset), "error", err)
 	}
-	w.paused = true
-	g.paused[w.partition] = w
 }
 
-// resumeDrained resumes paused partitions whose queue is down to half.
+// resumeDrained resumes paused partitions whose queue is down to half, and
+// switches the others between reading ahead (while requests await replies)
+// and not fetching.
 func (g *groupConsumer) resumeDrained() {
 	for p, w := range g.paused {
-		if len(w.queue) > cap(w.queue)/2 {
+		if len(w.queue) <= cap(w.queue)/2 {
+			g.resume(p)
 			continue
 		}
-		g.resume(p)
+		switch awaiting := g.m.pending.len() > 0; {
+		case awaiting && !w.readAhead:
+			if err := g.c.Resume([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: p}}); err != nil {
+				g.m.log.Warn("kafka-broker: read ahead on paused partition", "partition", p, "error", err)
+				continue
+			}
+			w.readAhead = true // librdkafka fetches from resumeAt, where it was rewound
+		case !awaiting && w.readAhead:
+			g.stopFetching(w)
+		}
 	}
 }
 
+// resume queues the partition's records again, from where they stopped
+// fitting.
 func (g *groupConsumer) resume(p int32) {
 	w, ok := g.paused[p]
 	if !ok {
@@ -215,6 +270,29 @@ func (g *groupConsumer) resume(p int32) {
 	}
 	delete(g.paused, p)
 	w.paused = false
+	if w.readAhead {
+		w.readAhead = false
+		g.rewind(w)
+		return
+	}
+	if err := g.c.Resume([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: p}}); err != nil {
+		g.m.log.Warn("kafka-broker: resume partition", "partition", p, "error", err)
+	}
+}
+
+// forget drops the pause of a revoked partition: one paused in librdkafka
+// is resumed, as a pause must not outlive the assignment.
+func (g *groupConsumer) forget(p int32) {
+	w, ok := g.paused[p]
+	if !ok {
+		return
+	}
+	delete(g.paused, p)
+	w.paused = false
+	if w.readAhead {
+		w.readAhead = false
+		return
+	}
 	if err := g.c.Resume([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: p}}); err != nil {
 		g.m.log.Warn("kafka-broker: resume partition", "partition", p, "error", err)
 	}
@@ -252,7 +330,7 @@ func (g *groupConsumer) rebalance(c *kafka.Consumer, ev kafka.Event) error {
 		ps := make([]int32, 0, len(e.Partitions))
 		for _, tp := range e.Partitions {
 			ps = append(ps, tp.Partition)
-			g.resume(tp.Partition) // a pause must not outlive the assignment
+			g.forget(tp.Partition) // a pause must not outlive the assignment
 		}
 		g.m.log.Debug("kafka-broker: partitions revoked; waiting for their handlers", "topic", g.m.cfg.Location,
 			"partitions", len(e.Partitions), "drain_timeout", g.m.cfg.DrainTimeout)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -422,6 +423,94 @@ func TestReplyTakenEarlyThenRewoundIsHandledOnce(t *testing.T) {
 	}
 	if s := m.Stats(); s.LateReplies != 0 || s.DuplicateReplies != 0 {
 		t.Fatalf("the rewound reply was handled again: %d late, %d duplicate replies", s.LateReplies, s.DuplicateReplies)
+	}
+}
+
+// TestReplyBehindFullQueueOfItsOwnPartition: a handler awaits a reply that
+// a Python service writes to the handler's own partition after the
+// partition's queue has filled up behind it. The paused partition is read
+// ahead for replies, so the reply still reaches the handler; the records
+// behind it are then handled in order, the reply once.
+func TestReplyBehindFullQueueOfItsOwnPartition(t *testing.T) {
+	cfg := kafkatest.Config(t, "svc")
+	cfg.TopicPartitions = 1
+	cfg.PartitionQueue = 2
+	cfg.MaxAttempts = 1
+	const fillers = 6
+	asked := make(chan *core.EventObject, 1)
+	answered := make(chan error, 1)
+	var mu sync.Mutex
+	var order []int
+	fillersDone := make(chan struct{})
+	r := core.NewEventRouter(cfg.Location)
+	r.BindEvent("start", func(ctx context.Context, _ *core.EventObject) error {
+		m, _ := core.FromContext(ctx)
+		q, _ := core.NewEventObject("ask.question", nil)
+		asked <- q
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_, err := m.Request(rctx, kafkatest.Config(t, "nobody").Location, q)
+		answered <- err
+		return nil
+	})
+	r.BindEvent("filler", func(_ context.Context, ev *core.EventObject) error {
+		var d struct{ I int }
+		_ = ev.Decode(&d)
+		mu.Lock()
+		defer mu.Unlock()
+		if order = append(order, d.I); len(order) == fillers {
+			close(fillersDone)
+		}
+		return nil
+	})
+	paused := make(chan struct{}, 1)
+	m := startRouted(t, cfg, r, core.WithLogger(slog.New(signalHandler{"kafka-broker: partition paused; its queue is full", paused})))
+	record := func(event string, data any) rawRecord {
+		ev, _ := core.NewEventObject(event, data)
+		b, _ := ev.MarshalJSON()
+		return rawRecord{partition: 0, key: []byte(ev.CorrelationID), value: b}
+	}
+	rawProduceAll(t, cfg.Location, []rawRecord{record("start", nil)})
+	var q *core.EventObject
+	select {
+	case q = <-asked:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the handler never ran")
+	}
+	waitFor(t, func() bool { return m.Stats().Pending == 1 })
+	var recs []rawRecord
+	for i := 0; i < fillers; i++ {
+		recs = append(recs, record("filler", map[string]int{"i": i}))
+	}
+	rawProduceAll(t, cfg.Location, recs)
+	select {
+	case <-paused:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the partition's queue never filled up")
+	}
+	rawProduceAll(t, cfg.Location, []rawRecord{{partition: 0, key: []byte(q.CorrelationID), value: pythonReply(t, cfg.Location, q)}})
+	select {
+	case err := <-answered:
+		if err != nil {
+			t.Fatalf("the reply behind the full queue did not reach the handler: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the handler's Request never returned")
+	}
+	select {
+	case <-fillersDone:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("handled %d of %d records behind the handler", len(order), fillers)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, v := range order {
+		if v != i {
+			t.Fatalf("records behind the handler out of order: %v", order)
+		}
+	}
+	if s := m.Stats(); s.LateReplies != 0 || s.DuplicateReplies != 0 {
+		t.Fatalf("the reply was handled again: %d late, %d duplicate", s.LateReplies, s.DuplicateReplies)
 	}
 }
 
