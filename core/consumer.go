@@ -66,6 +66,13 @@ type partitionWorker struct {
 	// waiters (see pause); resumeAt: the first record not queued.
 	readAhead bool
 	resumeAt  kafka.Offset
+	// rewindPending: a Seek back to resumeAt failed; it is retried before
+	// the partition is fetched for queueing again.
+	rewindPending bool
+	// awaiting counts Requests made by this partition's handlers that wait
+	// for replies; ctx, the parent of its handlers' contexts, carries it.
+	awaiting atomic.Int32
+	ctx      context.Context
 	// rewoundTaken: offsets of replies handed to their waiter by the poll
 	// loop that then did not fit the queue and were rewound; when fetched
 	// again they are queued as taken, not handled a second time. Poll
@@ -201,16 +208,16 @@ func (w *partitionWorker) markTaken(off kafka.Offset) {
 
 // pause stops queueing a partition whose queue is full, so a slow partition
 // does not hold up the others; tp is the first record that did not fit, where
-// the partition is read again after the resume. While requests of this
-// service await replies, the partition is read ahead instead of paused in
+// the partition is read again after the resume. While a handler of this
+// partition awaits a reply, the partition is read ahead instead of paused in
 // librdkafka: a reply written behind the full queue (a Python service
 // answering on the Location topic, to the very handler that holds the queue
-// up) still reaches its waiter. Otherwise fetching stops.
+// up) still reaches it. Otherwise fetching stops.
 func (g *groupConsumer) pause(w *partitionWorker, tp kafka.TopicPartition) {
 	w.paused = true
 	w.resumeAt = tp.Offset
 	g.paused[w.partition] = w
-	readAhead := g.m.pending.len() > 0
+	readAhead := w.awaiting.Load() > 0
 	g.m.log.Debug("kafka-broker: partition paused; its queue is full", "partition", tp.Partition,
 		"offset", int64(tp.Offset), "read_ahead", readAhead)
 	if readAhead {
@@ -220,36 +227,47 @@ func (g *groupConsumer) pause(w *partitionWorker, tp kafka.TopicPartition) {
 	g.stopFetching(w)
 }
 
-// stopFetching pauses w's partition in librdkafka at w.resumeAt.
+// stopFetching pauses w's partition in librdkafka at w.resumeAt. Should the
+// pause fail, the partition goes on being read ahead.
 func (g *groupConsumer) stopFetching(w *partitionWorker) {
-	tp := kafka.TopicPartition{Topic: &g.m.cfg.Location, Partition: w.partition, Offset: w.resumeAt}
-	if err := g.c.Pause([]kafka.TopicPartition{tp}); err != nil {
-		g.m.log.Warn("kafka-broker: pause partition", "partition", tp.Partition, "error", err)
+	if err := g.c.Pause([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: w.partition}}); err != nil {
+		g.m.log.Warn("kafka-broker: pause partition", "partition", w.partition, "error", err)
+		w.readAhead = true
+		return
 	}
-	g.rewind(w)
 	w.readAhead = false
+	g.rewind(w)
 }
 
-// rewind makes librdkafka fetch w's partition from w.resumeAt again; records
-// fetched before are dropped by librdkafka.
-func (g *groupConsumer) rewind(w *partitionWorker) {
+// rewind makes librdkafka fetch w's partition from w.resumeAt again (records
+// fetched before are dropped by librdkafka). A failure is retried before the
+// partition's records are queued again: fetching on from elsewhere would skip
+// records.
+func (g *groupConsumer) rewind(w *partitionWorker) bool {
 	tp := kafka.TopicPartition{Topic: &g.m.cfg.Location, Partition: w.partition, Offset: w.resumeAt}
 	if err := g.c.Seek(tp, 0); err != nil {
 		g.m.log.Warn("kafka-broker: rewind paused partition", "partition", tp.Partition, "offset", int64(tp.Offset), "error", err)
+		w.rewindPending = true
+		return false
 	}
+	w.rewindPending = false
+	return true
 }
 
 // resumeDrained resumes paused partitions whose queue is down to half, and
-// switches the others between reading ahead (while requests await replies)
-// and not fetching.
+// switches the others between reading ahead (while one of their handlers
+// awaits a reply) and not fetching.
 func (g *groupConsumer) resumeDrained() {
 	for p, w := range g.paused {
 		if len(w.queue) <= cap(w.queue)/2 {
 			g.resume(p)
 			continue
 		}
-		switch awaiting := g.m.pending.len() > 0; {
+		switch awaiting := w.awaiting.Load() > 0; {
 		case awaiting && !w.readAhead:
+			if w.rewindPending && !g.rewind(w) {
+				continue
+			}
 			if err := g.c.Resume([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: p}}); err != nil {
 				g.m.log.Warn("kafka-broker: read ahead on paused partition", "partition", p, "error", err)
 				continue
@@ -262,17 +280,19 @@ func (g *groupConsumer) resumeDrained() {
 }
 
 // resume queues the partition's records again, from where they stopped
-// fitting.
+// fitting. Until a failed rewind succeeds, the partition stays paused.
 func (g *groupConsumer) resume(p int32) {
 	w, ok := g.paused[p]
 	if !ok {
+		return
+	}
+	if (w.readAhead || w.rewindPending) && !g.rewind(w) {
 		return
 	}
 	delete(g.paused, p)
 	w.paused = false
 	if w.readAhead {
 		w.readAhead = false
-		g.rewind(w)
 		return
 	}
 	if err := g.c.Resume([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: p}}); err != nil {
@@ -289,6 +309,7 @@ func (g *groupConsumer) forget(p int32) {
 	}
 	delete(g.paused, p)
 	w.paused = false
+	w.rewindPending = false
 	if w.readAhead {
 		w.readAhead = false
 		return
@@ -353,6 +374,7 @@ func (g *groupConsumer) worker(p int32) *partitionWorker {
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 	}
+	w.ctx = context.WithValue(g.m.handlerCtx, awaitingKey{}, &w.awaiting)
 	g.workers[p] = w
 	go g.run(w)
 	return w
@@ -378,6 +400,15 @@ func (g *groupConsumer) stopWorkers(ctx context.Context, ps []int32) error {
 		select {
 		case <-w.done:
 		case <-ctx.Done():
+			running := g.abandoned[:0]
+			for _, a := range g.abandoned {
+				select {
+				case <-a.done:
+				default:
+					running = append(running, a)
+				}
+			}
+			g.abandoned = running
 			for _, w := range ws[i:] {
 				w.abandoned.Store(true)
 				g.abandoned = append(g.abandoned, w)
@@ -441,7 +472,7 @@ func (g *groupConsumer) run(w *partitionWorker) {
 				return
 			case g.sem <- struct{}{}:
 			}
-			ok := g.m.handleRecord(q.msg)
+			ok := g.m.handleRecord(w.ctx, q.msg)
 			<-g.sem
 			if !ok {
 				// Shutting down before the record was handled: leave it
@@ -508,7 +539,7 @@ func (m *Manager) mayBeReply(ev *EventObject) bool {
 // handleRecord decodes and dispatches one record of the Location topic. It
 // reports false when the manager is shutting down before the record was
 // handled, which leaves it uncommitted.
-func (m *Manager) handleRecord(msg *kafka.Message) bool {
+func (m *Manager) handleRecord(base context.Context, msg *kafka.Message) bool {
 	m.stats.consumed.Add(1)
 	received := time.Now()
 	ev, err := decodeRecordAt(msg, m.cfg.MaxRecordBytes, received)
@@ -548,7 +579,7 @@ func (m *Manager) handleRecord(msg *kafka.Message) bool {
 		return true
 	}
 	name, id := ev.Event, ev.CorrelationID // the handler may change ev
-	ctx, span := m.startProcess(m.handlerCtx, msg)
+	ctx, span := m.startProcess(base, msg)
 	attempts, err := m.runHandler(ctx, r, ev, msg, received)
 	endSpan(span, err)
 	if err == nil {

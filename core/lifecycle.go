@@ -141,9 +141,9 @@ func (m *Manager) stopConsumers(ctx context.Context) error {
 			err = g.waitAbandoned(ctx)
 		}
 		if err != nil {
+			// Close cancels the abandoned handlers' ctx next; a failed start
+			// leaves them be, as the Manager may start again.
 			errs = append(errs, fmt.Errorf("kafka-broker: close: handlers still running: %w", err))
-			// Stop retries and dead-letter writes of the abandoned handlers.
-			m.cancelHandler()
 		}
 		g.commit()
 		g.closing = true

@@ -374,6 +374,12 @@ func (m *Manager) Request(ctx context.Context, topic string, ev *EventObject) (*
 	}
 	m.sent.add(ev.CorrelationID, sentByRequest)
 	m.stats.requests.Add(1)
+	if n, ok := ctx.Value(awaitingKey{}).(*atomic.Int32); ok {
+		// A handler awaits: its partition is read ahead for the reply
+		// should its queue fill up meanwhile.
+		n.Add(1)
+		defer n.Add(-1)
+	}
 	start := time.Now()
 	ctx, span := m.tel.tracer.Start(ctx, "request "+topic, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic),
