@@ -514,6 +514,106 @@ func TestReplyBehindFullQueueOfItsOwnPartition(t *testing.T) {
 	}
 }
 
+// TestPausesWithRepliesOnOwnPartitions: two partitions with tiny queues,
+// slow handlers (paused partitions) and handlers that await replies which a
+// Python-style responder writes to the asking handler's own partition
+// (partitions read ahead). Every record is handled once and in order per
+// partition, every request is answered once.
+func TestPausesWithRepliesOnOwnPartitions(t *testing.T) {
+	const parts, perPart, askEvery = 2, 400, 40
+	cfg := kafkatest.Config(t, "svc")
+	cfg.TopicPartitions = parts
+	cfg.PartitionQueue = 2
+	cfg.MaxAttempts = 1
+	respCfg := kafkatest.Config(t, "py")
+
+	var mu sync.Mutex
+	seen := make([][]int, parts)
+	var askErrs []error
+	done := make(chan struct{})
+	total := 0
+	note := func(p, i int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[p] = append(seen[p], i)
+		if err != nil {
+			askErrs = append(askErrs, err)
+		}
+		if total++; total == parts*perPart {
+			close(done)
+		}
+	}
+	type pos struct{ P, I int }
+	r := core.NewEventRouter(cfg.Location)
+	r.BindEvent("seq", func(_ context.Context, ev *core.EventObject) error {
+		var d pos
+		_ = ev.Decode(&d)
+		if d.I%15 == 7 {
+			time.Sleep(20 * time.Millisecond) // a slow record: its queue fills up
+		}
+		note(d.P, d.I, nil)
+		return nil
+	})
+	r.BindEvent("ask", func(ctx context.Context, ev *core.EventObject) error {
+		var d pos
+		_ = ev.Decode(&d)
+		m, _ := core.FromContext(ctx)
+		q, _ := core.NewEventObject("question", d)
+		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_, err := m.Request(rctx, respCfg.Location, q)
+		note(d.P, d.I, err)
+		return nil
+	})
+	m := startRouted(t, cfg, r)
+	// The responder answers as a Python service does: to the asker's
+	// Location, here on the partition of the handler that asked.
+	resp := core.NewEventRouter(respCfg.Location)
+	resp.BindEvent("question", func(_ context.Context, req *core.EventObject) error {
+		var d pos
+		_ = req.Decode(&d)
+		rawProduceAll(t, cfg.Location, []rawRecord{{partition: int32(d.P), key: []byte(req.CorrelationID), value: pythonReply(t, cfg.Location, req)}})
+		return nil
+	})
+	startRouted(t, respCfg, resp)
+
+	var recs []rawRecord
+	for i := 0; i < perPart; i++ {
+		for p := 0; p < parts; p++ {
+			event := "seq"
+			if i%askEvery == askEvery-1 {
+				event = "ask"
+			}
+			ev, _ := core.NewEventObject(event, pos{p, i})
+			b, _ := ev.MarshalJSON()
+			recs = append(recs, rawRecord{partition: int32(p), key: []byte(ev.CorrelationID), value: b})
+		}
+	}
+	rawProduceAll(t, cfg.Location, recs)
+	select {
+	case <-done:
+	case <-time.After(120 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("handled %d of %d records", total, parts*perPart)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for p, is := range seen {
+		for i, v := range is {
+			if v != i {
+				t.Fatalf("partition %d: record %d handled as the %dth (lost, repeated or out of order)", p, v, i)
+			}
+		}
+	}
+	if len(askErrs) > 0 {
+		t.Fatalf("%d requests failed, first: %v", len(askErrs), askErrs[0])
+	}
+	if s := m.Stats(); s.LateReplies != 0 || s.DuplicateReplies != 0 || s.Requests != parts*perPart/askEvery {
+		t.Fatalf("requests %d, late replies %d, duplicate replies %d", s.Requests, s.LateReplies, s.DuplicateReplies)
+	}
+}
+
 func TestCloseFailsWaitingRequests(t *testing.T) {
 	cfg := kafkatest.Config(t, "svc")
 	m := newManager(t, cfg)
