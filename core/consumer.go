@@ -289,33 +289,29 @@ func (g *groupConsumer) resume(p int32) {
 	if (w.readAhead || w.rewindPending) && !g.rewind(w) {
 		return
 	}
-	delete(g.paused, p)
-	w.paused = false
-	if w.readAhead {
-		w.readAhead = false
-		return
-	}
-	if err := g.c.Resume([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: p}}); err != nil {
-		g.m.log.Warn("kafka-broker: resume partition", "partition", p, "error", err)
-	}
+	g.unpause(w)
 }
 
 // forget drops the pause of a revoked partition: one paused in librdkafka
 // is resumed, as a pause must not outlive the assignment.
 func (g *groupConsumer) forget(p int32) {
-	w, ok := g.paused[p]
-	if !ok {
-		return
+	if w, ok := g.paused[p]; ok {
+		w.rewindPending = false
+		g.unpause(w)
 	}
-	delete(g.paused, p)
+}
+
+// unpause marks w fetched and queued again; a partition paused in
+// librdkafka is resumed there.
+func (g *groupConsumer) unpause(w *partitionWorker) {
+	delete(g.paused, w.partition)
 	w.paused = false
-	w.rewindPending = false
 	if w.readAhead {
 		w.readAhead = false
 		return
 	}
-	if err := g.c.Resume([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: p}}); err != nil {
-		g.m.log.Warn("kafka-broker: resume partition", "partition", p, "error", err)
+	if err := g.c.Resume([]kafka.TopicPartition{{Topic: &g.m.cfg.Location, Partition: w.partition}}); err != nil {
+		g.m.log.Warn("kafka-broker: resume partition", "partition", w.partition, "error", err)
 	}
 }
 
