@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -193,6 +194,16 @@ func (g *groupConsumer) enqueue(w *partitionWorker, q queued) bool {
 	case <-g.fullTimer.C:
 		return false
 	case <-g.stop:
+		return false
+	}
+}
+
+// finished reports whether w's goroutine has returned.
+func (w *partitionWorker) finished() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
 		return false
 	}
 }
@@ -396,15 +407,7 @@ func (g *groupConsumer) stopWorkers(ctx context.Context, ps []int32) error {
 		select {
 		case <-w.done:
 		case <-ctx.Done():
-			running := g.abandoned[:0]
-			for _, a := range g.abandoned {
-				select {
-				case <-a.done:
-				default:
-					running = append(running, a)
-				}
-			}
-			g.abandoned = running
+			g.abandoned = slices.DeleteFunc(g.abandoned, (*partitionWorker).finished)
 			for _, w := range ws[i:] {
 				w.abandoned.Store(true)
 				g.abandoned = append(g.abandoned, w)

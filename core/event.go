@@ -261,18 +261,8 @@ func (e *EventObject) unmarshalSlow(b []byte) error {
 		}
 		delete(all, "correlation_id")
 	}
-	for _, f := range [...]struct {
-		name string
-		dst  *string
-	}{{"status", &out.Status}, {"event", &out.Event}} {
-		if raw, ok := all[f.name]; ok {
-			if !isNull(raw) {
-				if err := json.Unmarshal(raw, f.dst); err != nil {
-					return fmt.Errorf("%s: %w", f.name, err)
-				}
-			}
-			delete(all, f.name)
-		}
+	if err := takeStrings(all, stringMember{"status", &out.Status}, stringMember{"event", &out.Event}); err != nil {
+		return err
 	}
 	if raw, ok := all["data"]; ok {
 		out.Data = raw
@@ -299,6 +289,31 @@ func (e *EventObject) unmarshalSlow(b []byte) error {
 		out.AuditLog = []AuditEntry{}
 	}
 	*e = out
+	return nil
+}
+
+// stringMember is a string member of a JSON object and where it goes.
+type stringMember struct {
+	name string
+	dst  *string
+}
+
+// takeStrings moves the members ms out of all into their destinations; a
+// member that is null leaves its destination empty.
+func takeStrings(all map[string]json.RawMessage, ms ...stringMember) error {
+	for _, m := range ms {
+		raw, ok := all[m.name]
+		if !ok {
+			continue
+		}
+		delete(all, m.name)
+		if isNull(raw) {
+			continue
+		}
+		if err := json.Unmarshal(raw, m.dst); err != nil {
+			return fmt.Errorf("%s: %w", m.name, err)
+		}
+	}
 	return nil
 }
 
@@ -336,18 +351,8 @@ func (a *AuditEntry) UnmarshalJSON(b []byte) error {
 		out.Data = raw
 		delete(all, "data")
 	}
-	for _, f := range [...]struct {
-		name string
-		dst  *string
-	}{{"event", &out.Event}, {"location", &out.Location}} {
-		if raw, ok := all[f.name]; ok {
-			if !isNull(raw) {
-				if err := json.Unmarshal(raw, f.dst); err != nil {
-					return fmt.Errorf("%s: %w", f.name, err)
-				}
-			}
-			delete(all, f.name)
-		}
+	if err := takeStrings(all, stringMember{"event", &out.Event}, stringMember{"location", &out.Location}); err != nil {
+		return err
 	}
 	if raw, ok := all["time_sent"]; ok {
 		if !isNull(raw) {
