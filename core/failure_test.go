@@ -395,32 +395,19 @@ func TestReplyTakenEarlyThenRewoundIsHandledOnce(t *testing.T) {
 	}
 	// The first record occupies the partition's handler...
 	rawProduceAll(t, cfg.Location, []rawRecord{record("job.block")})
-	select {
-	case <-started:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the handler never ran")
-	}
+	receive(t, started, "the handler to run")
 	// ...a request waits for its reply...
 	req, replies := pendingRequest(t, m)
 	// ...the next record fills the queue, and the reply, written as a Python
 	// responder writes it to the requester's topic, finds no room.
 	rb := pythonReply(t, cfg.Location, req)
 	rawProduceAll(t, cfg.Location, []rawRecord{record("job.block"), {partition: 0, key: []byte(req.CorrelationID), value: rb}})
-	select {
-	case err := <-replies:
-		if err != nil {
-			t.Fatalf("Request: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the reply did not reach its waiter while the partition's handler was busy")
+	if err := receive(t, replies, "the reply to reach its waiter while the partition's handler is busy"); err != nil {
+		t.Fatalf("Request: %v", err)
 	}
 	close(gate)
 	rawProduceAll(t, cfg.Location, []rawRecord{record("job.last")})
-	select {
-	case <-last:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the partition did not resume")
-	}
+	receive(t, last, "the partition to resume")
 	if s := m.Stats(); s.LateReplies != 0 || s.DuplicateReplies != 0 {
 		t.Fatalf("the rewound reply was handled again: %d late, %d duplicate replies", s.LateReplies, s.DuplicateReplies)
 	}
@@ -471,31 +458,17 @@ func TestReplyBehindFullQueueOfItsOwnPartition(t *testing.T) {
 		return rawRecord{partition: 0, key: []byte(ev.CorrelationID), value: b}
 	}
 	rawProduceAll(t, cfg.Location, []rawRecord{record("start", nil)})
-	var q *core.EventObject
-	select {
-	case q = <-asked:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the handler never ran")
-	}
+	q := receive(t, asked, "the handler to run")
 	waitFor(t, func() bool { return m.Stats().Pending == 1 })
 	var recs []rawRecord
 	for i := 0; i < fillers; i++ {
 		recs = append(recs, record("filler", map[string]int{"i": i}))
 	}
 	rawProduceAll(t, cfg.Location, recs)
-	select {
-	case <-paused:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the partition's queue never filled up")
-	}
+	receive(t, paused, "the partition's queue to fill up")
 	rawProduceAll(t, cfg.Location, []rawRecord{{partition: 0, key: []byte(q.CorrelationID), value: pythonReply(t, cfg.Location, q)}})
-	select {
-	case err := <-answered:
-		if err != nil {
-			t.Fatalf("the reply behind the full queue did not reach the handler: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the handler's Request never returned")
+	if err := receive(t, answered, "the handler's Request to return"); err != nil {
+		t.Fatalf("the reply behind the full queue did not reach the handler: %v", err)
 	}
 	select {
 	case <-fillersDone:

@@ -142,3 +142,16 @@ func pythonReply(t *testing.T, requester string, req *core.EventObject) []byte {
 	}
 	return b
 }
+
+// receive returns the next value from ch; the test fails when none comes
+// within a minute, saying what it waited for.
+func receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(60 * time.Second):
+		t.Fatalf("waited a minute for %s", what)
+		panic("unreachable")
+	}
+}

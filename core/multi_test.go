@@ -383,13 +383,8 @@ func TestDuplicateReplyIsDropped(t *testing.T) {
 	rawProduce(t, cfg.Location, key, b)
 	rawProduce(t, cfg.Location, key, b)
 	rawProduce(t, cfg.ReplyTopic, key, b)
-	select {
-	case err := <-errs:
-		if err != nil {
-			t.Fatalf("Request: %v", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("no reply")
+	if err := receive(t, errs, "the reply"); err != nil {
+		t.Fatalf("Request: %v", err)
 	}
 	waitFor(t, func() bool { return req.Stats().DuplicateReplies == 2 })
 	if st := req.Stats(); st.LateReplies != 0 || hooked.Load() != 0 {

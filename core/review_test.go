@@ -217,40 +217,22 @@ func TestCloseEndsARebalanceDrain(t *testing.T) {
 	if err := m.Produce(kafkatest.Context(t, 30*time.Second), cfg.Location, ev); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-started:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the handler never ran")
-	}
+	receive(t, started, "the handler to run")
 	// A second member joins: m's partition is revoked, and m's poll loop
 	// waits for the blocked handler.
 	m2 := newManager(t, cfg)
 	joined := make(chan error, 1)
 	go func() { joined <- m2.InitConsumer(kafkatest.Context(t, 60*time.Second)) }()
-	select {
-	case <-draining:
-	case <-time.After(60 * time.Second):
-		t.Fatal("the partition was never revoked")
-	}
+	receive(t, draining, "the partition to be revoked")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	closed := make(chan error, 1)
 	go func() { closed <- m.Close(ctx) }()
-	select {
-	case err := <-closed:
-		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "handlers still running") {
-			t.Fatalf("Close = %v, want handlers still running: context deadline exceeded", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("Close still waits for the rebalance's DrainTimeout after its ctx ended")
+	if err := receive(t, closed, "Close to return once its ctx ended (not the rebalance's DrainTimeout)"); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "handlers still running") {
+		t.Fatalf("Close = %v, want handlers still running: context deadline exceeded", err)
 	}
-	select {
-	case err := <-handlerDone:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("handler ended with %v, want its context canceled", err)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatal("the abandoned handler's context was not canceled")
+	if err := receive(t, handlerDone, "the abandoned handler's context to be canceled"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("handler ended with %v, want its context canceled", err)
 	}
 	if err := <-joined; err != nil {
 		t.Fatalf("second member: %v", err)
