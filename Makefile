@@ -29,6 +29,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRouterMatch$$' -fuzztime $(FUZZTIME) ./core/
 	$(GO) test -run '^$$' -fuzz '^FuzzFastDecodeMatchesSlow$$' -fuzztime $(FUZZTIME) ./core/
 	$(GO) test -run '^$$' -fuzz '^FuzzFastEncodeMatchesSlow$$' -fuzztime $(FUZZTIME) ./core/
+	$(GO) test -run '^$$' -fuzz '^FuzzRouterMatchesNaive$$' -fuzztime $(FUZZTIME) ./core/
+	$(GO) test -run '^$$' -fuzz '^FuzzReplyPolicy$$' -fuzztime $(FUZZTIME) ./core/
 
 ## lint: go vet and a gofmt check
 lint: vet

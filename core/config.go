@@ -12,6 +12,7 @@ const (
 	DefaultRequestTimeout     = 30 * time.Second
 	DefaultMaxPendingRequests = 10_000
 	DefaultStorageMaxEvents   = 10_000
+	DefaultStorageMaxBytes    = 64 << 20
 	DefaultStorageMaxAge      = 10 * time.Minute
 	DefaultWorkers            = 16
 	DefaultPartitionQueue     = 256
@@ -21,6 +22,7 @@ const (
 	DefaultMaxBackoff         = 5 * time.Second
 	DefaultTopicPartitions    = 3
 	DefaultDrainTimeout       = 30 * time.Second
+	DefaultMaxHops            = 32
 )
 
 // Config configures a Manager. Zero values take the documented defaults.
@@ -53,12 +55,28 @@ type Config struct {
 	// (the Python package's way); a reply then reaches whichever instance owns
 	// its partition, which forwards it to ReplyTopic if it does not await it.
 	DisableReplyTopic bool
-	// ReplyTopicAllowList names topics, besides those ending in ".replies",
-	// that a request's kafka_replyTopic header may make Reply write to.
+	// ReplyTopicAllowList names the topics, besides those ending in
+	// ".replies", that Reply may write to. A request names where its reply
+	// goes: a Go requester in the kafka_replyTopic header (a "*.replies"
+	// topic), a Python one only as the Location of its last audit entry. Both
+	// come from whoever wrote the record, so an audit-log address is used only
+	// when it is listed here: list the Locations of the Python services that
+	// call this one. An entry ending in "*" matches every topic with that
+	// prefix; "*" alone allows every topic that passes the fixed rules (not
+	// this service's Location unless it awaits the reply itself, no
+	// dead-letter or internal "__" topic, and the topic must exist). Env:
+	// KAFKA_REPLY_TOPIC_ALLOW_LIST, comma-separated.
 	ReplyTopicAllowList []string
+	// MaxHops bounds a record's audit log: a record that has travelled
+	// through more hops is dead-lettered with kind "loop", and Reply and
+	// Produce refuse to send an event that would exceed it. Default 32.
+	MaxHops int
 
 	// StorageMaxEvents bounds the ConsumerStorage by count. Default 10,000.
 	StorageMaxEvents int
+	// StorageMaxBytes bounds the ConsumerStorage by the size of the stored
+	// events' records (key, value and headers). Default 64 MiB.
+	StorageMaxBytes int
 	// StorageMaxAge bounds the ConsumerStorage by age. Default 10 minutes.
 	StorageMaxAge time.Duration
 
@@ -69,8 +87,9 @@ type Config struct {
 	// A partition whose queue is full is paused (the others go on) until
 	// its queue is down to half. Default 256.
 	PartitionQueue int
-	// MaxRecordBytes is the largest record value accepted; larger ones are
-	// dead-lettered. Default 1 MiB.
+	// MaxRecordBytes is the largest record accepted, counting its key, value
+	// and headers; larger ones are dead-lettered with kind "too_large".
+	// Default 1 MiB.
 	MaxRecordBytes int
 
 	// MaxAttempts is how often a failing handler runs before its event is
@@ -114,6 +133,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.StorageMaxEvents == 0 {
 		c.StorageMaxEvents = DefaultStorageMaxEvents
+	}
+	if c.StorageMaxBytes == 0 {
+		c.StorageMaxBytes = DefaultStorageMaxBytes
+	}
+	if c.MaxHops == 0 {
+		c.MaxHops = DefaultMaxHops
 	}
 	if c.StorageMaxAge == 0 {
 		c.StorageMaxAge = DefaultStorageMaxAge
@@ -166,6 +191,10 @@ func (c Config) Validate() error {
 		return &ConfigError{"MaxPendingRequests", "must not be negative"}
 	case c.StorageMaxEvents < 0:
 		return &ConfigError{"StorageMaxEvents", "must not be negative"}
+	case c.StorageMaxBytes < 0:
+		return &ConfigError{"StorageMaxBytes", "must not be negative"}
+	case c.MaxHops < 0:
+		return &ConfigError{"MaxHops", "must not be negative"}
 	case c.StorageMaxAge < 0:
 		return &ConfigError{"StorageMaxAge", "must not be negative"}
 	case c.Workers < 0:
@@ -184,8 +213,11 @@ func (c Config) Validate() error {
 		return &ConfigError{"DrainTimeout", "must not be negative"}
 	}
 	for _, t := range c.ReplyTopicAllowList {
+		if t == "*" || (strings.HasSuffix(t, "*") && ValidTopic(strings.TrimSuffix(t, "*"))) {
+			continue
+		}
 		if !ValidTopic(t) {
-			return &ConfigError{"ReplyTopicAllowList", "not a valid topic name: " + strconv.Quote(t)}
+			return &ConfigError{"ReplyTopicAllowList", "not a valid topic name or prefix pattern (name*): " + strconv.Quote(t)}
 		}
 	}
 	return nil
@@ -214,6 +246,7 @@ func ValidTopic(t string) bool {
 //	KAFKA_GROUP_ID            GroupID
 //	KAFKA_REQUEST_TIMEOUT     RequestTimeout (a Go duration, e.g. 10s)
 //	KAFKA_REPLY_TOPIC         ReplyTopic
+//	KAFKA_REPLY_TOPIC_ALLOW_LIST  ReplyTopicAllowList, comma-separated
 //	KAFKA_DEAD_LETTER_TOPIC   DeadLetterTopic
 //	KAFKA_WORKERS             Workers
 //	KAFKA_SECURITY_PROTOCOL   librdkafka security.protocol
@@ -231,6 +264,11 @@ func ConfigFromEnv() (Config, error) {
 	c.GroupID = os.Getenv("KAFKA_GROUP_ID")
 	c.ReplyTopic = os.Getenv("KAFKA_REPLY_TOPIC")
 	c.DeadLetterTopic = os.Getenv("KAFKA_DEAD_LETTER_TOPIC")
+	for _, t := range strings.Split(os.Getenv("KAFKA_REPLY_TOPIC_ALLOW_LIST"), ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			c.ReplyTopicAllowList = append(c.ReplyTopicAllowList, t)
+		}
+	}
 	if v := os.Getenv("KAFKA_REQUEST_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -134,7 +133,7 @@ func (g *groupConsumer) poll() {
 		switch e := g.c.Poll(timeout).(type) {
 		case *kafka.Message:
 			if e.TopicPartition.Error != nil {
-				g.m.log.Warn("kafka-broker: consume error", "error", e.TopicPartition.Error)
+				g.m.rlog.Warn("kafka-broker: consume error", "error", e.TopicPartition.Error)
 				continue
 			}
 			w := g.worker(e.TopicPartition.Partition)
@@ -524,15 +523,19 @@ func (m *Manager) deliverReply(ev *EventObject) bool {
 }
 
 // mayBeReply reports whether ev, read from the Location topic, can be the
-// reply to a request of this service: a Go request (it names a reply topic)
-// is not, nor is an event still pending whose last hop is this service (a
-// request it sent to itself).
+// reply to a request of this service: one with a reply status, or the
+// Python package's reply event "respond", can; of the other pending ones, a
+// Go request (it names a reply topic) cannot, nor can one whose last hop is
+// this service (a request it sent to itself).
 func (m *Manager) mayBeReply(ev *EventObject) bool {
+	if isReply(ev) || ev.Event == "respond" {
+		return true
+	}
 	if ev.meta != nil && ev.meta.replyTopic != "" {
 		return false
 	}
 	n := len(ev.AuditLog)
-	return n == 0 || ev.AuditLog[n-1].Location != m.cfg.Location || ev.Status == StatusCompleted
+	return n == 0 || ev.AuditLog[n-1].Location != m.cfg.Location
 }
 
 // handleRecord decodes and dispatches one record of the Location topic. It
@@ -549,10 +552,17 @@ func (m *Manager) handleRecord(base context.Context, msg *kafka.Message) bool {
 			kind = me.Kind
 		}
 		m.stats.malformed[malformedIndex(kind)].Add(1)
-		m.log.Warn("kafka-broker: malformed record", "topic", *msg.TopicPartition.Topic,
+		m.rlog.Warn("kafka-broker: malformed record, dead-lettering", "topic", *msg.TopicPartition.Topic,
 			"partition", msg.TopicPartition.Partition, "offset", int64(msg.TopicPartition.Offset),
 			"kind", kind, "error", err)
 		return m.deadLetter(msg, err, kind, 0)
+	}
+	if hops := len(ev.AuditLog); m.cfg.MaxHops > 0 && hops > m.cfg.MaxHops {
+		m.stats.loops.Add(1)
+		err := fmt.Errorf("%w: %d hops, MaxHops %d", ErrHopLimit, hops, m.cfg.MaxHops)
+		m.rlog.Warn("kafka-broker: event went through too many hops, dead-lettering", "event", ev.Event,
+			"correlation_id", ev.CorrelationID, "hops", hops, "max_hops", m.cfg.MaxHops)
+		return m.deadLetter(msg, err, DeadLetterLoop, 0)
 	}
 	r := m.router.Load()
 	if m.mayBeReply(ev) {
@@ -562,7 +572,7 @@ func (m *Manager) handleRecord(base context.Context, msg *kafka.Message) bool {
 			m.stats.handled.Add(1)
 			return true
 		}
-		if m.isOwnReply(ev, r) {
+		if m.isOwnReply(ev) {
 			if done, ok := m.reclaimReply(msg, ev); done {
 				if ok {
 					m.stats.handled.Add(1)
@@ -571,8 +581,20 @@ func (m *Manager) handleRecord(base context.Context, msg *kafka.Message) bool {
 			}
 		}
 	}
+	if isReply(ev) && r != nil {
+		// A reply nothing here awaits never reaches a handler as a new
+		// request: that is how one record would start a reply loop.
+		if kind, sent := m.sent.lookup(ev.CorrelationID); !sent || kind != sentByProduce {
+			m.stats.unsolicitedReplies.Add(1)
+			m.rlog.Warn("kafka-broker: reply that nothing awaits, dead-lettering", "event", ev.Event,
+				"correlation_id", ev.CorrelationID, "status", ev.Status)
+			return m.deadLetter(msg, fmt.Errorf("kafka-broker: %q reply to %s: nothing awaits it", ev.Status, ev.CorrelationID),
+				DeadLetterUnsolicitedReply, 0)
+		}
+		r = nil // to an event this instance produced: kept for ConsumerStorage.Consume
+	}
 	if r == nil {
-		m.storage.put(ev)
+		m.storage.put(ev, recordSize(msg))
 		m.stats.stored.Add(1)
 		m.stats.handled.Add(1)
 		return true
@@ -590,13 +612,15 @@ func (m *Manager) handleRecord(base context.Context, msg *kafka.Message) bool {
 		// leave it uncommitted for the next owner rather than dead-letter it.
 		return false
 	}
-	kind := "handler"
-	if errors.Is(err, ErrNoRoute) {
-		kind = "no_route"
-	}
-	m.log.Error("kafka-broker: event failed, dead-lettering", "event", name,
+	m.rlog.Error("kafka-broker: event failed, dead-lettering", "event", name,
 		"correlation_id", id, "attempts", attempts, "error", err)
-	return m.deadLetter(msg, err, kind, attempts)
+	return m.deadLetter(msg, err, reasonOf(err), attempts)
+}
+
+// isReply reports whether ev is a reply by its status: anything but
+// "pending" (and the Python package's "ongoing") answers a request.
+func isReply(ev *EventObject) bool {
+	return ev.Status != StatusPending && ev.Status != StatusOngoing && ev.Status != ""
 }
 
 // takeReply hands ev to a Request or ConsumerStorage.Consume awaiting it.
@@ -608,24 +632,16 @@ func (m *Manager) shuttingDown() bool {
 	return m.state.Load() >= stateClosing || m.handlerCtx.Err() != nil
 }
 
-// isOwnReply reports whether ev is a reply to this service that no handler
-// of r takes: its first hop left from this Location, its last hop from
-// another one, it is marked as a reply (status "completed", or the Python
-// package's event "respond"), and r, if set, has no route for it.
-func (m *Manager) isOwnReply(ev *EventObject, r *EventRouter) bool {
+// isOwnReply reports whether ev is a reply to a request of this service:
+// its first hop left from this Location, its last hop from another one, and
+// it is marked as a reply (its status, or the Python package's event
+// "respond").
+func (m *Manager) isOwnReply(ev *EventObject) bool {
 	n := len(ev.AuditLog)
 	if n < 2 || ev.AuditLog[0].Location != m.cfg.Location || ev.AuditLog[n-1].Location == m.cfg.Location {
 		return false
 	}
-	if ev.Status != StatusCompleted && ev.Event != "respond" {
-		return false
-	}
-	if r != nil {
-		if _, ok := r.Match(ev.Event); ok {
-			return false
-		}
-	}
-	return true
+	return isReply(ev) || ev.Event == "respond"
 }
 
 // reclaimReply deals with a reply that arrived on the Location topic with no
@@ -640,7 +656,7 @@ func (m *Manager) reclaimReply(msg *kafka.Message, ev *EventObject) (done, ok bo
 		m.duplicateReply(ev)
 		return true, true
 	case sent:
-		return false, false // sent with Produce: store or route it as usual
+		return false, false // sent with Produce: stored for ConsumerStorage.Consume
 	}
 	// Another instance of this service sent it: forward it, once, to the
 	// reply topic that every instance reads.
@@ -655,7 +671,7 @@ func (m *Manager) reclaimReply(msg *kafka.Message, ev *EventObject) (done, ok bo
 		if errors.Is(err, errShuttingDown) {
 			return true, false
 		}
-		m.log.Error("kafka-broker: cannot forward reply; handling it here", "correlation_id", ev.CorrelationID, "error", err)
+		m.rlog.Error("kafka-broker: cannot forward reply; handling it here", "correlation_id", ev.CorrelationID, "error", err)
 		return false, false
 	}
 	m.stats.forwarded.Add(1)
@@ -670,7 +686,7 @@ func (m *Manager) duplicateReply(ev *EventObject) {
 
 func (m *Manager) lateReply(ev *EventObject) {
 	m.stats.lateReplies.Add(1)
-	m.log.Info("kafka-broker: late reply", "correlation_id", ev.CorrelationID, "event", ev.Event)
+	m.rlog.Info("kafka-broker: late reply", "correlation_id", ev.CorrelationID, "event", ev.Event)
 	if m.opts.lateReply != nil {
 		m.opts.lateReply(ev)
 	}
@@ -679,16 +695,16 @@ func (m *Manager) lateReply(ev *EventObject) {
 // runHandler runs the routed handler with retries and exponential backoff.
 func (m *Manager) runHandler(ctx context.Context, r *EventRouter, ev *EventObject, msg *kafka.Message, received time.Time) (int, error) {
 	name := ev.Event
-	h, ok := r.Match(name)
-	if !ok {
+	h, err := r.route(name)
+	if err != nil {
 		m.stats.noRoute.Add(1)
-		return 0, Permanent(fmt.Errorf("%w %q", ErrNoRoute, name))
+		return 0, Permanent(err)
 	}
 	// The first attempt runs without the retry machinery: it is the common
 	// case. Retries get a fresh decode of the record, received at the same
 	// time, as the handler may have changed the event it was given (decoding
 	// again only on a retry spares every record a deep copy).
-	err := m.callHandler(ctx, h, ev)
+	err = m.callHandler(ctx, h, ev)
 	if err == nil {
 		return 1, nil
 	}
@@ -737,107 +753,4 @@ func (m *Manager) callHandler(ctx context.Context, h HandlerFunc, ev *EventObjec
 		}
 	}()
 	return h(ctx, ev)
-}
-
-// Dead-letter headers, named like Spring Kafka's.
-const (
-	HeaderDLTError             = "kafka_dlt-exception-message"
-	HeaderDLTErrorKind         = "kafka_dlt-exception-kind"
-	HeaderDLTOriginalTopic     = "kafka_dlt-original-topic"
-	HeaderDLTOriginalPartition = "kafka_dlt-original-partition"
-	HeaderDLTOriginalOffset    = "kafka_dlt-original-offset"
-	HeaderDLTAttempts          = "kafka_dlt-attempts"
-	// HeaderDLTValueDropped is set, with the reason, on a dead letter written
-	// without the original value because the broker refused it.
-	HeaderDLTValueDropped = "kafka_dlt-value-dropped"
-)
-
-// deadLetter writes msg with the reason to the dead-letter topic. It reports
-// false only when shutting down before the write succeeded.
-func (m *Manager) deadLetter(msg *kafka.Message, cause error, kind string, attempts int) bool {
-	if m.cfg.DisableDeadLetter {
-		return true
-	}
-	tp := msg.TopicPartition
-	headers := append([]kafka.Header(nil), msg.Headers...)
-	headers = append(headers,
-		kafka.Header{Key: HeaderDLTError, Value: []byte(cause.Error())},
-		kafka.Header{Key: HeaderDLTErrorKind, Value: []byte(kind)},
-		kafka.Header{Key: HeaderDLTOriginalTopic, Value: []byte(*tp.Topic)},
-		kafka.Header{Key: HeaderDLTOriginalPartition, Value: []byte(strconv.Itoa(int(tp.Partition)))},
-		kafka.Header{Key: HeaderDLTOriginalOffset, Value: []byte(strconv.FormatInt(int64(tp.Offset), 10))},
-		kafka.Header{Key: HeaderDLTAttempts, Value: []byte(strconv.Itoa(attempts))},
-	)
-	dlq := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &m.cfg.DeadLetterTopic, Partition: kafka.PartitionAny},
-		Key:            msg.Key,
-		Value:          msg.Value,
-		Headers:        headers,
-	}
-	err := m.produceUntilDone(dlq)
-	if err != nil && !errors.Is(err, errShuttingDown) {
-		// The broker refuses the record (too large, say): dead-letter the
-		// headers alone; they name where the original still is.
-		m.log.Error("kafka-broker: dead-letter write refused; writing it without its value",
-			"topic", m.cfg.DeadLetterTopic, "original_offset", int64(tp.Offset), "error", err)
-		dlq.Value = nil
-		dlq.Headers = append(dlq.Headers, kafka.Header{Key: HeaderDLTValueDropped, Value: []byte(err.Error())})
-		err = m.produceUntilDone(dlq)
-	}
-	switch {
-	case err == nil:
-		m.stats.deadLettered.Add(1)
-		return true
-	case errors.Is(err, errShuttingDown):
-		return false
-	default:
-		m.stats.deadLetterFailed.Add(1)
-		m.log.Error("kafka-broker: record dropped: cannot be dead-lettered", "topic", *tp.Topic,
-			"partition", tp.Partition, "offset", int64(tp.Offset), "error", err)
-		return true
-	}
-}
-
-// errShuttingDown: a write was abandoned because the manager is closing.
-var errShuttingDown = errors.New("kafka-broker: shutting down")
-
-// permanentProduceError reports errors that retrying the same record cannot fix.
-func permanentProduceError(err error) bool {
-	var kerr kafka.Error
-	if !errors.As(err, &kerr) {
-		return false
-	}
-	switch kerr.Code() {
-	case kafka.ErrMsgSizeTooLarge, kafka.ErrRecordListTooLarge, kafka.ErrInvalidRecord, kafka.ErrInvalidMsg,
-		kafka.ErrInvalidMsgSize, kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
-		kafka.ErrTopicException, kafka.ErrInvalidArg, kafka.ErrUnknownTopic:
-		return true
-	}
-	return false
-}
-
-// produceUntilDone produces msg, retrying failures with backoff until it is
-// acknowledged or the manager gives up on handlers.
-func (m *Manager) produceUntilDone(msg *kafka.Message) error {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 100 * time.Millisecond
-	b.MaxInterval = 5 * time.Second
-	_, err := backoff.Retry(m.handlerCtx, func() (struct{}, error) {
-		cp := *msg
-		err := m.produce(m.handlerCtx, &cp)
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrClosed) || m.handlerCtx.Err() != nil:
-			return struct{}{}, backoff.Permanent(errShuttingDown)
-		case permanentProduceError(err):
-			return struct{}{}, backoff.Permanent(err)
-		default:
-			m.log.Warn("kafka-broker: write failed, retrying", "topic", *msg.TopicPartition.Topic, "error", err)
-		}
-		return struct{}{}, err
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
-	if err != nil && m.handlerCtx.Err() != nil {
-		return errShuttingDown
-	}
-	return err
 }

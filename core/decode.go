@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -19,8 +21,9 @@ func decodeRecord(msg *kafka.Message, maxBytes int) (*EventObject, error) {
 // decodeRecordAt is decodeRecord for a record received at received: its last
 // audit entry's time_received, when unset, says so.
 func decodeRecordAt(msg *kafka.Message, maxBytes int, received time.Time) (*EventObject, error) {
-	if maxBytes > 0 && len(msg.Value) > maxBytes {
-		return nil, &MalformedError{Kind: MalformedTooLarge, Err: errors.New("record value is larger than MaxRecordBytes")}
+	if size := recordSize(msg); maxBytes > 0 && size > maxBytes {
+		return nil, &MalformedError{Kind: MalformedTooLarge,
+			Err: fmt.Errorf("record of %d bytes (key, value and headers) is larger than MaxRecordBytes (%d)", size, maxBytes)}
 	}
 	ev, err := decodeEvent(msg.Value)
 	if err != nil {
@@ -69,11 +72,46 @@ func decodeEvent(value []byte) (*EventObject, error) {
 	return nil, &MalformedError{Kind: MalformedNotObject, Err: errors.New("record value is JSON but not an object")}
 }
 
-// decodePartitionHeader reads kafka_replyPartition: Spring Kafka writes a
-// 4-byte big-endian int; decimal text is accepted too.
-func decodePartitionHeader(b []byte) int32 {
-	if len(b) == 4 {
-		return int32(binary.BigEndian.Uint32(b))
+// recordSize is what a record weighs: its key, value, and every header's key
+// and value.
+func recordSize(msg *kafka.Message) int {
+	n := len(msg.Key) + len(msg.Value)
+	for _, h := range msg.Headers {
+		n += len(h.Key) + len(h.Value)
 	}
-	return parsePartition(b)
+	return n
+}
+
+// decodePartitionHeader reads kafka_replyPartition, -1 when it names no
+// partition. Decimal text ("2", "0002") is read as text first; only a value
+// that is not decimal text is read as the 4-byte big-endian int Spring Kafka
+// writes.
+func decodePartitionHeader(b []byte) int32 {
+	if n, ok := decimalPartition(b); ok {
+		return n
+	}
+	if len(b) == 4 {
+		if n := int32(binary.BigEndian.Uint32(b)); n >= 0 {
+			return n
+		}
+	}
+	return -1
+}
+
+// decimalPartition parses b when it is nothing but ASCII digits that fit an int32.
+func decimalPartition(b []byte) (int32, bool) {
+	if len(b) == 0 || len(b) > 10 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if n > math.MaxInt32 {
+		return 0, false
+	}
+	return int32(n), true
 }

@@ -11,10 +11,16 @@ import (
 	"github.com/google/uuid"
 )
 
-// Event statuses used by the Python kafka-broker package.
+// Event statuses used by the Python kafka-broker package. A new event is
+// "pending"; Reply sets "completed". Any status but "pending" and "ongoing"
+// marks a reply, which is never routed to a handler as a new request.
 const (
 	StatusPending   = "pending"
+	StatusOngoing   = "ongoing"
 	StatusCompleted = "completed"
+	StatusSuccess   = "success"
+	StatusError     = "error"
+	StatusCancelled = "cancelled"
 )
 
 // EventObject is the envelope every record carries, field for field the one

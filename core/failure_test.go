@@ -436,7 +436,7 @@ func TestReplyBehindFullQueueOfItsOwnPartition(t *testing.T) {
 		asked <- q
 		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		_, err := m.Request(rctx, kafkatest.Config(t, "nobody").Location, q)
+		_, err := m.Request(rctx, kafkatest.Topic(t, "nobody", 1), q)
 		answered <- err
 		return nil
 	})
@@ -593,7 +593,7 @@ func TestCloseFailsWaitingRequests(t *testing.T) {
 	if err := m.InitConsumer(kafkatest.Context(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	nobody := kafkatest.Config(t, "svc").Location
+	nobody := kafkatest.Topic(t, "nobody", 1)
 	const n = 10
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {

@@ -123,7 +123,7 @@ func pendingRequest(t *testing.T, m *core.Manager) (*core.EventObject, <-chan er
 	errs := make(chan error, 1)
 	before := m.Stats().Pending
 	go func() {
-		_, err := m.Request(kafkatest.Context(t, 60*time.Second), kafkatest.Config(t, "nobody").Location, ev)
+		_, err := m.Request(kafkatest.Context(t, 60*time.Second), kafkatest.Topic(t, "nobody", 1), ev)
 		errs <- err
 	}()
 	waitFor(t, func() bool { return m.Stats().Pending > before })

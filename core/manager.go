@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,10 +43,16 @@ type Manager struct {
 	cfg     Config
 	opts    options
 	log     *slog.Logger
+	rlog    *rateLogger // for what records cause, one line a second at most
 	storage *ConsumerStorage
-	router  atomic.Pointer[EventRouter]
-	stats   counters
-	tel     telemetry
+	topics  *topicDirectory
+	policy  *replyPolicy
+	// autoCreate: Config.Kafka sets allow.auto.create.topics=true, so
+	// Produce and Request to a missing topic let the broker create it.
+	autoCreate bool
+	router     atomic.Pointer[EventRouter]
+	stats      counters
+	tel        telemetry
 
 	producer   *kafka.Producer
 	admin      *kafka.AdminClient
@@ -96,6 +101,7 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		cfg:        cfg,
 		opts:       o,
 		log:        o.logger,
+		rlog:       newRateLogger(o.logger),
 		pending:    newPendingRequests(cfg.MaxPendingRequests),
 		sent:       newSentIDs(sentIDsCapacity),
 		prodClosed: make(chan struct{}),
@@ -105,7 +111,8 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		logsDone:   make(chan struct{}),
 	}
 	go m.forwardLogs()
-	m.storage = newConsumerStorage(cfg.StorageMaxEvents, cfg.StorageMaxAge, m.log, func(ev *EventObject) {
+	limits := storageLimits{maxEvents: cfg.StorageMaxEvents, maxBytes: cfg.StorageMaxBytes, maxAge: cfg.StorageMaxAge}
+	m.storage = newConsumerStorage(limits, m.log, func(ev *EventObject) {
 		m.stats.storageEvicted.Add(1)
 		if o.onEvict != nil {
 			o.onEvict(ev)
@@ -136,6 +143,9 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		// messages by default: 24 MiB of Go heap per Manager, never used.
 		"go.events.channel.size":  10_000,
 		"go.produce.channel.size": 0,
+		// No record this producer writes creates a topic: a reply's address
+		// comes from whoever wrote the request (see replyPolicy).
+		"allow.auto.create.topics": false,
 	})
 	p, err := kafka.NewProducer(pc)
 	if err != nil {
@@ -150,6 +160,11 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		return nil, fmt.Errorf("kafka-broker: create admin client: %w", err)
 	}
 	m.admin = a
+	m.topics = newTopicDirectory(a)
+	if v, _ := pc.Get("allow.auto.create.topics", nil); v == true || v == "true" {
+		m.autoCreate = true
+	}
+	m.policy = newReplyPolicy(cfg, m.topics)
 	go m.deliveryReports()
 	return m, nil
 }
@@ -214,12 +229,23 @@ func (m *Manager) checkOpen() error {
 // Produce sends ev to topic and returns once the broker acknowledged it, ctx
 // ended or the send failed. The record carries ev as its value with an audit
 // entry for this hop appended (ev itself is not changed) and the correlation
-// ID as its key. Produce works while Close drains handlers, so they can reply;
+// ID as its key. Once the consumer runs, it also names this instance's reply
+// topic in the kafka_replyTopic header, so that a Go responder's Reply to it
+// reaches ConsumerStorage.Consume (the seed's way of asking). A topic that
+// does not exist is an error wrapping ErrUnknownTopic. Produce works while Close drains handlers, so they can reply;
 // it returns ErrClosed after.
 func (m *Manager) Produce(ctx context.Context, topic string, ev *EventObject) error {
 	msg, err := m.newMessage(topic, ev, -1)
 	if err != nil {
 		return err
+	}
+	if err := m.topicExists(ctx, topic); err != nil {
+		return err
+	}
+	if m.state.Load() == stateRunning && !m.cfg.DisableReplyTopic {
+		// The seed's way of asking is Produce, then ConsumerStorage.Consume:
+		// a Go responder answers on the reply topic this instance reads.
+		msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderReplyTopic, Value: []byte(m.cfg.ReplyTopic)})
 	}
 	m.sent.add(ev.CorrelationID, sentByProduce)
 	return m.produce(ctx, msg)
@@ -237,6 +263,9 @@ func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*k
 	}
 	if ev.CorrelationID == "" {
 		return nil, fmt.Errorf("kafka-broker: produce to %s: event %q has no correlation ID (use NewEventObject)", topic, ev.Event)
+	}
+	if hops := len(ev.AuditLog) + 1; m.cfg.MaxHops > 0 && hops > m.cfg.MaxHops {
+		return nil, fmt.Errorf("kafka-broker: produce to %s: event %q: %w: %d hops, MaxHops %d", topic, ev.Event, ErrHopLimit, hops, m.cfg.MaxHops)
 	}
 	// MarshalJSON directly: json.Marshal would re-scan its output, and the
 	// encoder checks Data anyway (json.Valid only words the error).
@@ -309,15 +338,33 @@ func (m *Manager) produce(ctx context.Context, msg *kafka.Message) (err error) {
 	}
 }
 
-// deliveryError is the outcome a delivery report carries.
-func deliveryError(e kafka.Event) error {
-	switch ev := e.(type) {
-	case *kafka.Message:
-		return ev.TopicPartition.Error
-	case kafka.Error:
-		return ev
+// topicExists fails fast, wrapping ErrUnknownTopic, when the brokers say
+// topic does not exist; when they cannot say, the produce goes ahead (the
+// producer waits for them).
+func (m *Manager) topicExists(ctx context.Context, topic string) error {
+	if m.autoCreate {
+		return nil // Config.Kafka turned librdkafka's auto-creation on
+	}
+	if _, err := m.topics.require(ctx, topic); errors.Is(err, ErrUnknownTopic) {
+		return fmt.Errorf("kafka-broker: produce to %s: %w (create it first; this library never auto-creates topics)", topic, ErrUnknownTopic)
 	}
 	return nil
+}
+
+// deliveryError is the outcome a delivery report carries.
+func deliveryError(e kafka.Event) error {
+	var err error
+	switch ev := e.(type) {
+	case *kafka.Message:
+		err = ev.TopicPartition.Error
+	case kafka.Error:
+		err = ev
+	}
+	var kerr kafka.Error
+	if errors.As(err, &kerr) && (kerr.Code() == kafka.ErrUnknownTopicOrPart || kerr.Code() == kafka.ErrUnknownTopic) {
+		return fmt.Errorf("%w: %w", ErrUnknownTopic, err)
+	}
+	return err
 }
 
 func (m *Manager) enqueue(msg *kafka.Message, done chan kafka.Event) error {
@@ -363,6 +410,9 @@ func (m *Manager) Request(ctx context.Context, topic string, ev *EventObject) (*
 	}
 	msg, err := m.newMessage(topic, ev, -1)
 	if err != nil {
+		return nil, err
+	}
+	if err := m.topicExists(ctx, topic); err != nil {
 		return nil, err
 	}
 	if !m.cfg.DisableReplyTopic {
@@ -420,12 +470,17 @@ func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg 
 }
 
 // Reply answers req with data: the reply keeps req's correlation ID, event and
-// audit log, gets status "completed", and goes to the topic named by req's
-// kafka_replyTopic header when the allow-list permits it (topics ending in
-// ".replies" and Config.ReplyTopicAllowList), else to the Location of req's
-// last audit entry, the sender's own topic, as the Python package expects.
-// A reply topic the allow-list refuses is an error wrapping
-// ErrReplyTopicNotAllowed, and nothing is sent.
+// audit log, gets status "completed", and goes where req asks, if the reply
+// policy allows it: to the topic of its kafka_replyTopic header (a
+// "*.replies" topic, or one in Config.ReplyTopicAllowList), else to the
+// Location of its last audit entry, the sender's own topic, as the Python
+// package expects, when that Location is in Config.ReplyTopicAllowList. It
+// never writes to this service's own Location (unless this instance awaits
+// the reply), to a dead-letter or internal topic, or to a topic that does not
+// exist. A refused address is a permanent error wrapping
+// ErrReplyTopicNotAllowed (ErrNoReplyAddress when req names none, ErrHopLimit
+// when req went through MaxHops hops), and nothing is sent; a handler that
+// returns it has its event dead-lettered with kind "reply_refused".
 func (m *Manager) Reply(ctx context.Context, req *EventObject, data any) error {
 	if req == nil {
 		return errors.New("kafka-broker: reply to a nil request")
@@ -434,15 +489,26 @@ func (m *Manager) Reply(ctx context.Context, req *EventObject, data any) error {
 	if err != nil {
 		return fmt.Errorf("kafka-broker: reply to %s: %w", req.CorrelationID, err)
 	}
-	topic, partition, err := m.replyAddress(req)
-	if err != nil {
+	if err := m.checkOpen(); err != nil {
 		return err
+	}
+	t, err := m.policy.target(ctx, req, m.awaits)
+	if err != nil {
+		if errors.Is(err, ErrReplyTopicNotAllowed) || errors.Is(err, ErrHopLimit) {
+			m.stats.repliesRefused.Add(1)
+			m.rlog.Warn("kafka-broker: reply refused", "correlation_id", req.CorrelationID, "event", req.Event, "error", err)
+		}
+		return err
+	}
+	if t.noSuchPartition >= 0 {
+		m.rlog.Warn("kafka-broker: kafka_replyPartition names a partition the reply topic does not have; the reply is keyed instead",
+			"reply_topic", t.topic, "partition", t.noSuchPartition, "correlation_id", req.CorrelationID)
 	}
 	reply := req.Clone()
 	reply.meta = nil
 	reply.Status = StatusCompleted
 	reply.Data = raw
-	msg, err := m.newMessage(topic, reply, partition)
+	msg, err := m.newMessage(t.topic, reply, t.partition)
 	if err != nil {
 		return err
 	}
@@ -450,46 +516,15 @@ func (m *Manager) Reply(ctx context.Context, req *EventObject, data any) error {
 	return m.produce(ctx, msg)
 }
 
-func (m *Manager) replyAddress(req *EventObject) (string, int32, error) {
-	if rt := req.ReplyTopic(); rt != "" {
-		if !m.replyTopicAllowed(rt) {
-			m.log.Warn("kafka-broker: refused reply topic not in the allow-list",
-				"reply_topic", rt, "correlation_id", req.CorrelationID, "event", req.Event)
-			return "", 0, Permanent(fmt.Errorf("kafka-broker: reply to %s: topic %q: %w", req.CorrelationID, rt, ErrReplyTopicNotAllowed))
-		}
-		return rt, req.meta.replyPartition, nil
-	}
-	if n := len(req.AuditLog); n > 0 && req.AuditLog[n-1].Location != "" {
-		return req.AuditLog[n-1].Location, -1, nil
-	}
-	return "", 0, Permanent(fmt.Errorf("kafka-broker: reply to %s: %w", req.CorrelationID, ErrNoReplyAddress))
-}
-
-func (m *Manager) replyTopicAllowed(t string) bool {
-	if !ValidTopic(t) {
-		return false
-	}
-	if t == m.cfg.ReplyTopic || hasSuffix(t, ".replies") {
+// awaits reports whether this instance awaits a reply with correlation ID
+// id: a Request or ConsumerStorage.Consume waits for it, or it sent an event
+// with that ID that is not answered yet.
+func (m *Manager) awaits(id string) bool {
+	if m.pending.has(id) || m.storage.hasWaiter(id) {
 		return true
 	}
-	for _, a := range m.cfg.ReplyTopicAllowList {
-		if a == t {
-			return true
-		}
-	}
-	return false
-}
-
-func hasSuffix(s, suffix string) bool {
-	return len(s) > len(suffix) && s[len(s)-len(suffix):] == suffix
-}
-
-func parsePartition(b []byte) int32 {
-	n, err := strconv.ParseInt(string(b), 10, 32)
-	if err != nil || n < 0 {
-		return -1
-	}
-	return int32(n)
+	kind, ok := m.sent.lookup(id)
+	return ok && (kind == sentByProduce || kind == sentByRequest)
 }
 
 // forwardLogs writes librdkafka's logs to the logger: syslog levels 0-3 as

@@ -108,10 +108,10 @@ func TestRequestTimeout(t *testing.T) {
 	cfg := kafkatest.Config(t, "svc")
 	m := startManager(t, cfg)
 	m.SetRouter(core.NewEventRouter("nobody")) // consumed requests go nowhere
-	target := kafkatest.Config(t, "svc")
+	target := kafkatest.Topic(t, "svc", 1)
 	ev, _ := core.NewEventObject("nobody.home", nil)
 	ctx := kafkatest.Context(t, 500*time.Millisecond)
-	_, err := m.Request(ctx, target.Location, ev)
+	_, err := m.Request(ctx, target, ev)
 	if !errors.Is(err, core.ErrReplyTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want ErrReplyTimeout and DeadlineExceeded", err)
 	}

@@ -341,7 +341,7 @@ func TestPendingRequestsBounded(t *testing.T) {
 	cfg := kafkatest.Config(t, "svc")
 	cfg.MaxPendingRequests = 5
 	m := startManager(t, cfg)
-	nobody := kafkatest.Config(t, "svc").Location
+	nobody := kafkatest.Topic(t, "nobody", 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup

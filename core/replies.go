@@ -138,7 +138,7 @@ func (m *Manager) replyTopics() []string {
 func (m *Manager) handleReply(msg *kafka.Message) {
 	ev, err := decodeRecord(msg, m.cfg.MaxRecordBytes)
 	if err != nil {
-		m.log.Warn("kafka-broker: malformed reply skipped", "topic", *msg.TopicPartition.Topic,
+		m.rlog.Warn("kafka-broker: malformed reply skipped", "topic", *msg.TopicPartition.Topic,
 			"partition", msg.TopicPartition.Partition, "offset", int64(msg.TopicPartition.Offset), "error", err)
 		return
 	}
@@ -153,7 +153,7 @@ func (m *Manager) handleReply(msg *kafka.Message) {
 	case sent:
 		// Sent with Produce by this instance, awaited with
 		// ConsumerStorage.Consume later: keep it there.
-		m.storage.put(ev)
+		m.storage.put(ev, recordSize(msg))
 		m.stats.stored.Add(1)
 	}
 	// Otherwise it belongs to another instance.

@@ -15,28 +15,26 @@ import (
 )
 
 // An event shaped like a reply to this service (first hop here, last hop
-// elsewhere, status completed) that the router has a route for is routed,
-// not forwarded: no instance may remember sending it (a restart).
-func TestReplyShapedEventWithRouteIsRouted(t *testing.T) {
+// elsewhere, status completed) that no instance awaits is forwarded once to
+// the shared reply topic and never routed, even by a router that binds
+// every key: a reply never reaches a handler as a new request.
+func TestReplyShapedEventIsNotRouted(t *testing.T) {
 	cfg := kafkatest.Config(t, "svc")
-	routed := make(chan string, 1)
+	cfg.TopicPartitions = 1
+	routed := make(chan string, 2)
 	r := core.NewEventRouter("root")
 	r.BindEvent("#", func(_ context.Context, ev *core.EventObject) error { routed <- ev.CorrelationID; return nil })
 	m := startRouted(t, cfg, r)
 	val := fmt.Sprintf(`{"correlation_id": "cid-1", "status": "completed", "event": "order.done", "data": {}, "audit_log": [`+
 		`{"data": {}, "event": "order.place", "location": %q, "time_sent": 1, "time_received": 2}, `+
 		`{"data": {}, "event": "order.done", "location": "other-svc", "time_sent": 3, "time_received": null}]}`, cfg.Location)
-	rawProduce(t, cfg.Location, []byte("cid-1"), []byte(val))
-	select {
-	case id := <-routed:
-		if id != "cid-1" {
-			t.Fatalf("routed %s", id)
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("never routed; stats %+v", m.Stats())
+	next := `{"correlation_id": "cid-2", "event": "order.next", "data": {}}`
+	rawProduceAll(t, cfg.Location, []rawRecord{{key: []byte("cid-1"), value: []byte(val)}, {key: []byte("cid-2"), value: []byte(next)}})
+	if id := receive(t, routed, "the event behind the reply to be routed"); id != "cid-2" {
+		t.Fatalf("routed %s, want only cid-2", id)
 	}
-	if st := m.Stats(); st.Forwarded != 0 {
-		t.Fatalf("forwarded %d", st.Forwarded)
+	if st := m.Stats(); st.Forwarded != 1 {
+		t.Fatalf("forwarded %d, want 1; stats %+v", st.Forwarded, st)
 	}
 }
 
@@ -81,8 +79,8 @@ func TestHandlerRequestReplyOnOwnPartition(t *testing.T) {
 }
 
 // A record the broker refuses even as a dead letter does not stall its
-// partition: the dead letter is written without the value, and the records
-// behind it are handled.
+// partition: the dead letter is cut until it fits (HeaderDLTTruncated), and
+// the records behind it are handled.
 func TestDeadLetterRefusedByBroker(t *testing.T) {
 	cfg := kafkatest.Config(t, "big")
 	cfg.TopicPartitions = 1
@@ -103,9 +101,11 @@ func TestDeadLetterRefusedByBroker(t *testing.T) {
 		t.Fatalf("partition stalled behind a record that cannot be dead-lettered; stats %+v", m.Stats())
 	}
 	dlq := kafkatest.ReadTopic(t, m.Config().DeadLetterTopic, 1, 60*time.Second)
-	if string(dlq[0].Key) != "big-1" || len(dlq[0].Value) != 0 || kafkatest.Header(dlq[0], core.HeaderDLTValueDropped) == "" ||
-		kafkatest.Header(dlq[0], core.HeaderDLTOriginalOffset) != "0" {
-		t.Fatalf("dead letter key %q, %d value bytes, headers %v", dlq[0].Key, len(dlq[0].Value), dlq[0].Headers)
+	d := dlq[0]
+	if string(d.Key) != "big-1" || len(d.Value) == 0 || len(d.Value) >= len(big) || !strings.HasPrefix(big, string(d.Value)) ||
+		kafkatest.Header(d, core.HeaderDLTTruncated) != "value" || kafkatest.Header(d, core.HeaderDLTOriginalSize) != fmt.Sprint(len(big)+len("big-1")) ||
+		kafkatest.Header(d, core.HeaderDLTOriginalOffset) != "0" {
+		t.Fatalf("dead letter key %q, %d value bytes, headers %v", d.Key, len(d.Value), d.Headers)
 	}
 }
 

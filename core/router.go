@@ -72,7 +72,7 @@ func (r *EventRouter) BindEvent(name string, h HandlerFunc) {
 }
 
 // IncludeBinder binds child under child's name. It panics on an invalid or
-// duplicate name, on nil, and on a router included in itself.
+// duplicate name, on nil, and on a router included in itself or below itself.
 func (r *EventRouter) IncludeBinder(child *EventRouter) {
 	if child == nil {
 		panic(fmt.Sprintf("kafka-broker: router %q: nil router included", r.name))
@@ -80,10 +80,28 @@ func (r *EventRouter) IncludeBinder(child *EventRouter) {
 	if child == r {
 		panic(fmt.Sprintf("kafka-broker: router %q included in itself", r.name))
 	}
+	if child.reaches(r) {
+		panic(fmt.Sprintf("kafka-broker: router %q: including %q would make a cycle", r.name, child.name))
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checkNameLocked(child.name)
 	r.children[child.name] = child
+}
+
+// reaches reports whether target is r or a router below r.
+func (r *EventRouter) reaches(target *EventRouter) bool {
+	if r == target {
+		return true
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, c := range r.children {
+		if c.reaches(target) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *EventRouter) checkNameLocked(name string) {
@@ -112,32 +130,56 @@ func (r *EventRouter) Use(mw ...Middleware) {
 	r.mw = append(r.mw, mw...)
 }
 
+// Bounds on routing keys: a longer key, or one with more segments, matches
+// nothing (ErrNoRoute saying why). Event names are short in practice; the
+// bounds keep a record with a megabyte-long event name from costing more
+// than its decoding.
+const (
+	MaxRoutingKeyBytes    = 1024
+	MaxRoutingKeySegments = 128
+)
+
 // ExecuteEvent runs the handler that ev.Event routes to and returns its error
 // unchanged. It returns an error wrapping ErrNoRoute when nothing matches,
-// the key is empty or has an empty segment.
+// the key is empty, has an empty segment, or is longer than the bounds.
 func (r *EventRouter) ExecuteEvent(ctx context.Context, ev *EventObject) error {
 	if ev == nil {
 		return fmt.Errorf("%w: nil event", ErrNoRoute)
 	}
-	h, ok := r.Match(ev.Event)
-	if !ok {
-		return fmt.Errorf("%w %q in router %q", ErrNoRoute, ev.Event, r.name)
+	h, err := r.route(ev.Event)
+	if err != nil {
+		return fmt.Errorf("%w in router %q", err, r.name)
 	}
 	return h(ctx, ev)
 }
 
 // Match returns the handler, wrapped in its middlewares, that key routes to.
 func (r *EventRouter) Match(key string) (HandlerFunc, bool) {
-	if key == "" {
-		return nil, false
+	h, err := r.route(key)
+	return h, err == nil
+}
+
+// route is Match saying why nothing matched, with an error wrapping ErrNoRoute.
+func (r *EventRouter) route(key string) (HandlerFunc, error) {
+	switch {
+	case key == "":
+		return nil, fmt.Errorf("%w: empty routing key", ErrNoRoute)
+	case len(key) > MaxRoutingKeyBytes:
+		return nil, fmt.Errorf("%w: routing key of %d bytes (at most %d)", ErrNoRoute, len(key), MaxRoutingKeyBytes)
+	case strings.Count(key, ".") >= MaxRoutingKeySegments:
+		return nil, fmt.Errorf("%w: routing key of more than %d segments", ErrNoRoute, MaxRoutingKeySegments)
 	}
 	var segs [16]string
 	parts := splitKey(key, segs[:0])
 	if parts == nil {
-		return nil, false
+		return nil, fmt.Errorf("%w %q: empty segment", ErrNoRoute, key)
 	}
 	var chain [8]*EventRouter
-	return r.match(parts, chain[:0])
+	s := matcher{segs: parts}
+	if h, ok := s.match(r, 0, chain[:0]); ok {
+		return h, nil
+	}
+	return nil, fmt.Errorf("%w %q", ErrNoRoute, key)
 }
 
 // splitKey splits at dots without allocating for short keys; nil on an empty segment.
@@ -158,33 +200,76 @@ func splitKey(key string, dst []string) []string {
 	}
 }
 
-// match walks the tree depth-first, exact before "*" before "#", and wraps
-// the found handler in the middlewares of the routers on its path.
-func (r *EventRouter) match(segs []string, path []*EventRouter) (HandlerFunc, bool) {
+// matcher finds the handler for one routing key. It walks the tree
+// depth-first, exact before "*" before "#", and remembers where it failed,
+// so that no router is searched twice from the same segment: a match takes
+// time linear in the key's segments for any tree of routers, nested "#"
+// routers and routers included in several places among them.
+type matcher struct {
+	segs []string
+	// failed: (router, segment) pairs known to match nothing; hashFrom: for
+	// a router bound as "#", the first segment from which on every start is
+	// known to fail. Allocated at the first failure.
+	failed   map[matchState]struct{}
+	hashFrom map[*EventRouter]int
+	steps    int // routers tried, for tests
+}
+
+func (s *matcher) remember() {
+	if s.failed == nil {
+		s.failed = make(map[matchState]struct{})
+		s.hashFrom = make(map[*EventRouter]int)
+	}
+}
+
+type matchState struct {
+	r *EventRouter
+	i int
+}
+
+// match routes segs[i:] in r; path holds the routers above r.
+func (s *matcher) match(r *EventRouter, i int, path []*EventRouter) (HandlerFunc, bool) {
+	if s.failed != nil {
+		if _, ok := s.failed[matchState{r, i}]; ok {
+			return nil, false
+		}
+	}
+	if h, ok := s.try(r, i, path); ok {
+		return h, true
+	}
+	s.remember()
+	s.failed[matchState{r, i}] = struct{}{}
+	return nil, false
+}
+
+func (s *matcher) try(r *EventRouter, i int, path []*EventRouter) (HandlerFunc, bool) {
+	s.steps++
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	path = append(path, r)
-	if len(segs) == 0 {
+	rest := len(s.segs) - i
+	if rest == 0 {
 		// Only "#" matches zero remaining segments.
 		if h, ok := r.handlers["#"]; ok {
 			return wrap(h, path), true
 		}
 		if c, ok := r.children["#"]; ok {
-			return c.match(segs, path)
+			return s.match(c, i, path)
 		}
 		return nil, false
 	}
-	for _, name := range [2]string{segs[0], "*"} {
-		if name == "*" && segs[0] == "*" {
+	seg := s.segs[i]
+	for _, name := range [2]string{seg, "*"} {
+		if name == "*" && seg == "*" {
 			continue
 		}
-		if len(segs) == 1 {
+		if rest == 1 {
 			if h, ok := r.handlers[name]; ok {
 				return wrap(h, path), true
 			}
 		}
 		if c, ok := r.children[name]; ok {
-			if h, ok := c.match(segs[1:], path); ok {
+			if h, ok := s.match(c, i+1, path); ok {
 				return h, true
 			}
 		}
@@ -193,11 +278,28 @@ func (r *EventRouter) match(segs []string, path []*EventRouter) (HandlerFunc, bo
 		return wrap(h, path), true
 	}
 	if c, ok := r.children["#"]; ok {
-		for i := 0; i <= len(segs); i++ {
-			if h, ok := c.match(segs[i:], path); ok {
-				return h, true
-			}
+		return s.matchHash(c, i, path)
+	}
+	return nil, false
+}
+
+// matchHash tries c, bound as "#", on segs[j:] for j from i on: "#" takes
+// zero or more segments, the fewest first.
+func (s *matcher) matchHash(c *EventRouter, i int, path []*EventRouter) (HandlerFunc, bool) {
+	end := len(s.segs) + 1
+	if s.hashFrom != nil {
+		if k, ok := s.hashFrom[c]; ok {
+			end = k
 		}
+	}
+	for j := i; j < end; j++ {
+		if h, ok := s.match(c, j, path); ok {
+			return h, true
+		}
+	}
+	s.remember()
+	if k, ok := s.hashFrom[c]; !ok || i < k {
+		s.hashFrom[c] = i
 	}
 	return nil, false
 }

@@ -7,6 +7,7 @@ type counters struct {
 	duplicateReplies                                              atomic.Uint64
 	consumed, handled, handlerErrors, retries, deadLettered       atomic.Uint64
 	panics, noRoute, stored, storageEvicted, deadLetterFailed     atomic.Uint64
+	repliesRefused, unsolicitedReplies, loops, deadLetterRetries  atomic.Uint64
 	malformed                                                     [5]atomic.Uint64
 }
 
@@ -26,13 +27,23 @@ type Stats struct {
 	HandlerErrors    uint64 // failed handler attempts
 	Retries          uint64 // handler attempts after the first
 	DeadLettered     uint64 // records written to the dead-letter topic
-	DroppedRecords   uint64 // records the broker refused even as dead letters (logged with their offset)
-	Panics           uint64 // recovered handler panics
-	NoRoute          uint64 // events no route matched
-	Stored           uint64 // events put in the ConsumerStorage
-	StorageEvicted   uint64 // events the ConsumerStorage evicted
-	Malformed        map[string]uint64
-	Pending          int // requests awaiting replies now
+	DroppedRecords   uint64 // failed records dropped after logging because DisableDeadLetter is set
+	// DeadLetterRetries: failed attempts to write a dead letter (its
+	// partition waits; a dead letter is never dropped).
+	DeadLetterRetries uint64
+	// RepliesRefused: Reply calls refused by the reply policy.
+	RepliesRefused uint64
+	// UnsolicitedReplies: replies nothing awaited that reached a router;
+	// dead-lettered, never routed.
+	UnsolicitedReplies uint64
+	// Loops: records whose audit log was longer than MaxHops; dead-lettered.
+	Loops          uint64
+	Panics         uint64 // recovered handler panics
+	NoRoute        uint64 // events no route matched
+	Stored         uint64 // events put in the ConsumerStorage
+	StorageEvicted uint64 // events the ConsumerStorage evicted
+	Malformed      map[string]uint64
+	Pending        int // requests awaiting replies now
 }
 
 var malformedKinds = [5]string{MalformedNotJSON, MalformedNotObject, MalformedFieldType, MalformedTooLarge, MalformedEmptyEvent}
@@ -55,6 +66,8 @@ func (m *Manager) Stats() Stats {
 		Consumed: c.consumed.Load(), Handled: c.handled.Load(), HandlerErrors: c.handlerErrors.Load(),
 		Retries: c.retries.Load(), DeadLettered: c.deadLettered.Load(), DroppedRecords: c.deadLetterFailed.Load(), Panics: c.panics.Load(),
 		NoRoute: c.noRoute.Load(), Stored: c.stored.Load(), StorageEvicted: c.storageEvicted.Load(),
+		DeadLetterRetries: c.deadLetterRetries.Load(), RepliesRefused: c.repliesRefused.Load(),
+		UnsolicitedReplies: c.unsolicitedReplies.Load(), Loops: c.loops.Load(),
 		Malformed: make(map[string]uint64, len(malformedKinds)),
 		Pending:   m.pending.len(),
 	}

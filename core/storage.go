@@ -11,15 +11,18 @@ import (
 
 // ConsumerStorage holds consumed events that no waiter or router took, keyed
 // by correlation ID, like the Python package's consumer storage. It is bounded
-// by count (Config.StorageMaxEvents) and age (Config.StorageMaxAge): when full,
-// the oldest event is evicted; expired events are evicted on the next access.
-// Every eviction is counted (Evicted) and logged.
+// by count (Config.StorageMaxEvents), bytes (Config.StorageMaxBytes: the size
+// of each event's record, key, value and headers) and age
+// (Config.StorageMaxAge): when full, the oldest events are evicted; expired
+// events are evicted on the next access. Every eviction is counted (Evicted)
+// and logged, at most one line a second.
 //
 // A ConsumerStorage is safe for concurrent use.
 type ConsumerStorage struct {
 	maxEvents int
+	maxBytes  int
 	maxAge    time.Duration
-	log       *slog.Logger
+	log       *rateLogger
 	now       func() time.Time
 	onEvict   func(*EventObject)
 
@@ -29,20 +32,29 @@ type ConsumerStorage struct {
 	waiters map[string][]chan *EventObject
 	changed chan struct{} // closed and replaced when an event is stored
 	closed  bool
+	bytes   int // sum of the stored events' sizes
 
 	evicted atomic.Uint64
 }
 
 type storedEvent struct {
 	ev       *EventObject
+	size     int
 	storedAt time.Time
 }
 
-func newConsumerStorage(maxEvents int, maxAge time.Duration, log *slog.Logger, onEvict func(*EventObject)) *ConsumerStorage {
+// storageLimits bound a ConsumerStorage; zero means no bound.
+type storageLimits struct {
+	maxEvents, maxBytes int
+	maxAge              time.Duration
+}
+
+func newConsumerStorage(limits storageLimits, log *slog.Logger, onEvict func(*EventObject)) *ConsumerStorage {
 	return &ConsumerStorage{
-		maxEvents: maxEvents,
-		maxAge:    maxAge,
-		log:       log,
+		maxEvents: limits.maxEvents,
+		maxBytes:  limits.maxBytes,
+		maxAge:    limits.maxAge,
+		log:       newRateLogger(log),
 		now:       time.Now,
 		onEvict:   onEvict,
 		items:     make(map[string]*list.Element),
@@ -52,8 +64,9 @@ func newConsumerStorage(maxEvents int, maxAge time.Duration, log *slog.Logger, o
 	}
 }
 
-// put stores ev, or hands it to a Consume waiter for its correlation ID.
-func (s *ConsumerStorage) put(ev *EventObject) {
+// put stores ev, whose record weighed size bytes, or hands it to a Consume
+// waiter for its correlation ID.
+func (s *ConsumerStorage) put(ev *EventObject, size int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Handing over and storing are one critical section, so a Consume that
@@ -66,11 +79,15 @@ func (s *ConsumerStorage) put(ev *EventObject) {
 	if el, ok := s.items[ev.CorrelationID]; ok {
 		// A newer event with the same ID replaces the older one, as in the
 		// Python package's key-value storage.
-		s.order.Remove(el)
+		s.bytes -= s.order.Remove(el).(*storedEvent).size
 	}
-	s.items[ev.CorrelationID] = s.order.PushBack(&storedEvent{ev: ev, storedAt: now})
+	s.items[ev.CorrelationID] = s.order.PushBack(&storedEvent{ev: ev, size: size, storedAt: now})
+	s.bytes += size
 	for s.maxEvents > 0 && s.order.Len() > s.maxEvents {
-		s.evictLocked(s.order.Front(), "storage full")
+		s.evictLocked(s.order.Front(), "storage full (StorageMaxEvents)")
+	}
+	for s.maxBytes > 0 && s.bytes > s.maxBytes {
+		s.evictLocked(s.order.Front(), "storage full (StorageMaxBytes)")
 	}
 	close(s.changed)
 	s.changed = make(chan struct{})
@@ -119,9 +136,10 @@ func (s *ConsumerStorage) expireLocked(now time.Time) {
 func (s *ConsumerStorage) evictLocked(el *list.Element, why string) {
 	se := s.order.Remove(el).(*storedEvent)
 	delete(s.items, se.ev.CorrelationID)
+	s.bytes -= se.size
 	s.evicted.Add(1)
-	s.log.Warn("kafka-broker: consumer storage evicted an event",
-		"reason", why, "correlation_id", se.ev.CorrelationID, "event", se.ev.Event)
+	s.log.Warn("kafka-broker: consumer storage evicted events",
+		"reason", why, "correlation_id", se.ev.CorrelationID, "event", se.ev.Event, "evicted_total", s.evicted.Load())
 	if s.onEvict != nil {
 		s.onEvict(se.ev)
 	}
@@ -178,10 +196,16 @@ func (s *ConsumerStorage) Remove(correlationID string) bool {
 	defer s.mu.Unlock()
 	el, ok := s.items[correlationID]
 	if ok {
-		s.order.Remove(el)
-		delete(s.items, correlationID)
+		s.removeLocked(el)
 	}
 	return ok
+}
+
+func (s *ConsumerStorage) removeLocked(el *list.Element) *EventObject {
+	se := s.order.Remove(el).(*storedEvent)
+	delete(s.items, se.ev.CorrelationID)
+	s.bytes -= se.size
+	return se.ev
 }
 
 // Consume blocks until the event with correlationID is consumed, and removes
@@ -192,10 +216,9 @@ func (s *ConsumerStorage) Consume(ctx context.Context, correlationID string) (*E
 	s.mu.Lock()
 	s.expireLocked(s.now())
 	if el, ok := s.items[correlationID]; ok {
-		s.order.Remove(el)
-		delete(s.items, correlationID)
+		ev := s.removeLocked(el)
 		s.mu.Unlock()
-		return el.Value.(*storedEvent).ev, nil
+		return ev, nil
 	}
 	if s.closed {
 		s.mu.Unlock()
@@ -253,10 +276,19 @@ func (s *ConsumerStorage) ConsumeAll() map[string]*EventObject {
 	}
 	s.items = make(map[string]*list.Element)
 	s.order.Init()
+	s.bytes = 0
 	return out
 }
 
-// Evicted is the number of events evicted for age or count since the start.
+// Bytes is the size of the stored events' records (key, value and headers).
+func (s *ConsumerStorage) Bytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.expireLocked(s.now())
+	return s.bytes
+}
+
+// Evicted is the number of events evicted for age, count or bytes since the start.
 func (s *ConsumerStorage) Evicted() uint64 { return s.evicted.Load() }
 
 // waiting is the number of Consume calls blocked.

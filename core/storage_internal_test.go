@@ -6,21 +6,27 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
 func testStorage(maxEvents int, maxAge time.Duration) (*ConsumerStorage, *[]string, func(time.Duration)) {
+	return testStorageLimits(storageLimits{maxEvents: maxEvents, maxAge: maxAge}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func testStorageLimits(limits storageLimits, log *slog.Logger) (*ConsumerStorage, *[]string, func(time.Duration)) {
 	var mu sync.Mutex
 	var evicted []string
-	s := newConsumerStorage(maxEvents, maxAge, slog.New(slog.NewTextHandler(io.Discard, nil)), func(ev *EventObject) {
+	s := newConsumerStorage(limits, log, func(ev *EventObject) {
 		mu.Lock()
 		evicted = append(evicted, ev.CorrelationID)
 		mu.Unlock()
 	})
 	now := time.Unix(1_700_000_000, 0)
 	s.now = func() time.Time { return now }
+	s.log.now = s.now
 	return s, &evicted, func(d time.Duration) { now = now.Add(d) }
 }
 
@@ -31,7 +37,7 @@ func ev(id string) *EventObject {
 func TestStorageBoundByCount(t *testing.T) {
 	s, evicted, _ := testStorage(3, 0)
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
-		s.put(ev(id))
+		s.put(ev(id), 100)
 	}
 	if s.Len() != 3 || s.Evicted() != 2 {
 		t.Fatalf("len %d evicted %d, want 3 and 2", s.Len(), s.Evicted())
@@ -49,9 +55,9 @@ func TestStorageBoundByCount(t *testing.T) {
 
 func TestStorageBoundByAge(t *testing.T) {
 	s, evicted, advance := testStorage(0, time.Minute)
-	s.put(ev("old"))
+	s.put(ev("old"), 100)
 	advance(30 * time.Second)
-	s.put(ev("young"))
+	s.put(ev("young"), 100)
 	advance(31 * time.Second)
 	if !s.Poll() || s.Len() != 1 {
 		t.Fatalf("len %d, want 1 (old expired)", s.Len())
@@ -71,7 +77,7 @@ func TestStorageConsume(t *testing.T) {
 	defer cancel()
 
 	// Stored before the call: found at once and removed.
-	s.put(ev("before"))
+	s.put(ev("before"), 100)
 	got, err := s.Consume(ctx, "before")
 	if err != nil || got.CorrelationID != "before" || s.Len() != 0 {
 		t.Fatalf("Consume(before) = %v, %v; len %d", got, err, s.Len())
@@ -92,8 +98,8 @@ func TestStorageConsume(t *testing.T) {
 			t.Fatal("waiter never registered")
 		}
 	}
-	s.put(ev("other"))
-	s.put(ev("after"))
+	s.put(ev("other"), 100)
+	s.put(ev("after"), 100)
 	if e := <-done; e.CorrelationID != "after" {
 		t.Fatalf("got %s", e.CorrelationID)
 	}
@@ -118,14 +124,14 @@ func TestStorageReceiveAndConsumeAll(t *testing.T) {
 	defer cancel()
 	got := make(chan error, 1)
 	go func() { got <- s.Receive(ctx) }()
-	s.put(ev("x"))
+	s.put(ev("x"), 100)
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Receive(ctx); err != nil { // at once when not empty
 		t.Fatal(err)
 	}
-	s.put(ev("y"))
+	s.put(ev("y"), 100)
 	all := s.ConsumeAll()
 	if len(all) != 2 || all["x"] == nil || all["y"] == nil || s.Len() != 0 || s.Poll() {
 		t.Fatalf("ConsumeAll = %v, len after %d", all, s.Len())
@@ -133,7 +139,7 @@ func TestStorageReceiveAndConsumeAll(t *testing.T) {
 	if s.Remove("z") {
 		t.Fatal("Remove of a missing ID reported true")
 	}
-	s.put(ev("z"))
+	s.put(ev("z"), 100)
 	if !s.Remove("z") || s.Len() != 0 {
 		t.Fatal("Remove failed")
 	}
@@ -163,7 +169,7 @@ func TestStoragePutRacingConsume(t *testing.T) {
 		var wg sync.WaitGroup
 		wg.Add(2)
 		var err error
-		go func() { defer wg.Done(); s.put(ev(id)) }()
+		go func() { defer wg.Done(); s.put(ev(id), 100) }()
 		go func() {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -175,5 +181,52 @@ func TestStoragePutRacingConsume(t *testing.T) {
 			_, stored := s.Get(id)
 			t.Fatalf("iteration %d: Consume = %v while the event is stored=%v", i, err, stored)
 		}
+	}
+}
+
+// The byte bound counts each event's record size; the oldest events go
+// first, and a flood of evictions is logged once a second with a count.
+func TestStorageBoundByBytes(t *testing.T) {
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	s, evicted, advance := testStorageLimits(storageLimits{maxBytes: 1000}, log)
+	for i := range 10 {
+		s.put(ev(fmt.Sprint("a", i)), 300) // 3 fit
+	}
+	if s.Len() != 3 || s.Bytes() != 900 || s.Evicted() != 7 {
+		t.Fatalf("len %d bytes %d evicted %d, want 3, 900, 7", s.Len(), s.Bytes(), s.Evicted())
+	}
+	if (*evicted)[0] != "a0" || (*evicted)[6] != "a6" {
+		t.Fatalf("evicted %v, want oldest first", *evicted)
+	}
+	if n := strings.Count(logs.String(), "evicted events"); n != 1 {
+		t.Fatalf("%d eviction lines for 7 evictions within a second, want 1:\n%s", n, logs.String())
+	}
+	advance(time.Second)
+	s.put(ev("big"), 5000) // larger than the bound: evicted at once, with the rest
+	if s.Len() != 0 || s.Bytes() != 0 || s.Evicted() != 11 {
+		t.Fatalf("len %d bytes %d evicted %d after an oversized event, want 0, 0, 11", s.Len(), s.Bytes(), s.Evicted())
+	}
+	if !strings.Contains(logs.String(), "suppressed=6") {
+		t.Fatalf("second eviction line does not count the 6 held back:\n%s", logs.String())
+	}
+	// Consume, Remove and ConsumeAll give the bytes back.
+	s.put(ev("x"), 100)
+	s.put(ev("y"), 200)
+	s.put(ev("z"), 300)
+	if _, err := s.Consume(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	s.Remove("y")
+	if s.Bytes() != 300 {
+		t.Fatalf("bytes %d after Consume and Remove, want 300", s.Bytes())
+	}
+	s.put(ev("z"), 50) // replaces z
+	if s.Bytes() != 50 {
+		t.Fatalf("bytes %d after replacing z, want 50", s.Bytes())
+	}
+	s.ConsumeAll()
+	if s.Bytes() != 0 {
+		t.Fatalf("bytes %d after ConsumeAll", s.Bytes())
 	}
 }

@@ -173,7 +173,11 @@ func TestPythonRequestGoReply(t *testing.T) {
 	const n = 5
 	pyLoc := kafkatest.Name(t, "py-req")
 	svc := newGoEchoService(pyLoc)
-	m := startManager(t, kafkatest.Config(t, "go-resp"), echoRouter(svc.handle))
+	cfg := kafkatest.Config(t, "go-resp")
+	// A Python requester names its Location only in the audit log: Go replies
+	// there only when it is allow-listed (the README's "Talking to Python services").
+	cfg.ReplyTopicAllowList = []string{pyLoc}
+	m := startManager(t, cfg, echoRouter(svc.handle))
 	goLoc := m.Config().Location
 
 	py := startPython(t, "py_requester", "py_requester.py", goLoc,
@@ -470,6 +474,7 @@ func TestPythonPoisonIsDeadLettered(t *testing.T) {
 	svc := newGoEchoService(pyLoc)
 	cfg := kafkatest.Config(t, "go-resp")
 	cfg.TopicPartitions = 1 // poison and requests on one partition, in this order
+	cfg.ReplyTopicAllowList = []string{pyLoc}
 	m := startManager(t, cfg, echoRouter(svc.handle))
 
 	py := startPython(t, "py_requester", "py_requester.py", cfg.Location,
@@ -510,5 +515,35 @@ func TestPythonPoisonIsDeadLettered(t *testing.T) {
 		if _, part, off, ok := evs[0].Source(); !ok || part != 0 || off <= poisonOffset {
 			t.Errorf("request %s read from partition %d offset %d; want partition 0 after the poison at offset %d", id, part, off, poisonOffset)
 		}
+	}
+}
+
+// TestPythonRequesterNotAllowListed: a Python requester names its Location
+// only in the audit log, which anyone writing to the topic controls. A Go
+// responder whose ReplyTopicAllowList does not name it refuses to reply
+// there (the request is dead-lettered with kind reply_refused, saying what to
+// configure) and the Python side times out: the secure default.
+func TestPythonRequesterNotAllowListed(t *testing.T) {
+	pyLoc := kafkatest.Name(t, "py-req")
+	svc := newGoEchoService(pyLoc)
+	cfg := kafkatest.Config(t, "go-resp")
+	cfg.MaxAttempts = 1
+	m := startManager(t, cfg, echoRouter(svc.handle))
+
+	py := startPython(t, "py_requester", "py_requester.py", cfg.Location,
+		"--location", pyLoc, "--handled-by", "go", "--event", echoEvent,
+		"--count", "1", "--timeout", "5", "--ready-timeout", fmt.Sprint(readyTimeout.Seconds()))
+	code := py.wait(t, processTimeout)
+	out := py.stdout.all()
+	if code == 0 || len(linesWith(out, "FAIL: 0 passed, 1 failed")) != 1 {
+		t.Errorf("py_requester exit code %d, result %q; want a failure: no reply", code, linesWith(out, "FAIL"))
+	}
+	dlq := kafkatest.ReadTopic(t, m.Config().DeadLetterTopic, 1, 60*time.Second)[0]
+	if kind, msg := kafkatest.Header(dlq, core.HeaderDLTErrorKind), kafkatest.Header(dlq, core.HeaderDLTError); kind != core.DeadLetterReplyRefused ||
+		!strings.Contains(msg, "ReplyTopicAllowList") || !strings.Contains(msg, pyLoc) {
+		t.Errorf("dead letter kind %q error %q; want reply_refused naming %s and ReplyTopicAllowList", kind, msg, pyLoc)
+	}
+	if st := m.Stats(); st.RepliesRefused != 1 || st.Replies != 0 {
+		t.Errorf("Go stats: %d replies refused, %d sent; want 1, 0", st.RepliesRefused, st.Replies)
 	}
 }

@@ -108,7 +108,7 @@ func TestBinary(t *testing.T) {
 		}
 		env := []string{"KAFKA_BOOTSTRAP_SERVERS=" + m[1]}
 
-		if r := run(t, bin, env, "produce", "greetings", "hello.world", "--data", `{"to":"you"}`); r.code != 0 {
+		if r := run(t, bin, env, "produce", "greetings", "hello.world", "--create", "--data", `{"to":"you"}`); r.code != 0 {
 			t.Errorf("produce: exit %d\n%s", r.code, r.stderr)
 		}
 		r := run(t, bin, env, "tail", "greetings", "--from-beginning", "--max-events", "1")

@@ -167,7 +167,7 @@ func TestProduceAndTail(t *testing.T) {
 	loc := kafkatest.Name(t, "cli")
 	vars := map[string]string{"KAFKA_LOCATION": loc}
 	// The topic must exist before tail starts; this event is before tail's start.
-	if r := run(t, vars, "produce", topic, "seed.event"); r.code != 0 {
+	if r := run(t, vars, "produce", topic, "seed.event", "--create"); r.code != 0 {
 		t.Fatalf("produce seed: exit %d\n%s", r.code, r.stderr)
 	}
 
@@ -228,7 +228,7 @@ func TestProduceAndTail(t *testing.T) {
 
 func TestTailFromBeginningHuman(t *testing.T) {
 	topic := kafkatest.Name(t, "orders")
-	p := run(t, nil, "produce", topic, "order.shipped", "--data", `{"id": 9}`, "--format", "human",
+	p := run(t, nil, "produce", topic, "order.shipped", "--create", "--data", `{"id": 9}`, "--format", "human",
 		"--correlation-id", "cid-123")
 	if p.code != 0 {
 		t.Fatalf("produce: exit %d\n%s", p.code, p.stderr)
@@ -260,7 +260,7 @@ func TestTailMissingTopic(t *testing.T) {
 
 func TestTailReportsNonEvents(t *testing.T) {
 	topic := kafkatest.Name(t, "mixed")
-	if r := run(t, nil, "produce", topic, "first.event"); r.code != 0 {
+	if r := run(t, nil, "produce", topic, "first.event", "--create"); r.code != 0 {
 		t.Fatalf("produce: %d %s", r.code, r.stderr)
 	}
 	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t), "log_level": 0})
@@ -457,7 +457,7 @@ func TestDev(t *testing.T) {
 
 	// Any Kafka client can use it: the other commands do.
 	vars := map[string]string{"KAFKA_BOOTSTRAP_SERVERS": addr[1]}
-	if r := run(t, vars, "produce", "greetings", "hello.world", "--data", `{"to":"dev"}`); r.code != 0 {
+	if r := run(t, vars, "produce", "greetings", "hello.world", "--create", "--data", `{"to":"dev"}`); r.code != 0 {
 		t.Fatalf("produce: exit %d\n%s", r.code, r.stderr)
 	}
 	r := run(t, vars, "tail", "greetings", "--from-beginning", "--max-events", "1")

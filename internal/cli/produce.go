@@ -34,6 +34,7 @@ Exit status:
 
 Examples:
   kafka-broker produce orders order.created --data '{"id":42}'
+  kafka-broker produce orders order.created --create    # the topic may not exist yet
   kafka-broker produce orders order.created --data @order.json --format json`
 
 func runProduce(ctx context.Context, env Env, args []string) int {
@@ -42,12 +43,14 @@ func runProduce(ctx context.Context, env Env, args []string) int {
 		data     string
 		location string
 		id       string
+		create   bool
 		format   = formatFlag("auto")
 	)
 	fs := newFlagSet("produce", "produce <topic> <event> [flags]", produceAbout, produceMore)
 	fs.StringVar(&data, "data", "", dataHelp)
 	fs.StringVar(&location, "location", "", "the sender's `topic` in the audit trail (env KAFKA_LOCATION; default "+DefaultProduceLocation+")")
 	fs.StringVar(&id, "correlation-id", "", "the event's correlation `ID` (default a new UUIDv4)")
+	fs.BoolVar(&create, "create", false, "let the broker create <topic> when it does not exist (its auto.create.topics.enable must allow it)")
 	fs.Var(&format, "format", formatHelp)
 	c.register(fs)
 	pos, err := fs.parse(args, 2, 2)
@@ -55,6 +58,9 @@ func runProduce(ctx context.Context, env Env, args []string) int {
 		return fs.fail(env, err)
 	}
 	topic, event := pos[0], pos[1]
+	if create {
+		_ = c.props.Set("allow.auto.create.topics=true")
+	}
 	if err := produce(ctx, env, c, topic, event, data, location, id, format); err != nil {
 		return fail(env, "produce", err)
 	}
@@ -118,6 +124,9 @@ func produce(ctx context.Context, env Env, c connFlags, topic, event, data, loca
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("not acknowledged within --connect-timeout %v: %w", c.connectTimeout, err)
+		}
+		if errors.Is(err, core.ErrUnknownTopic) {
+			return fmt.Errorf("%w\n  --create lets the broker create it", err)
 		}
 		return err
 	}

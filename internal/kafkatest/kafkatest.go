@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"go.uber.org/goleak"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
@@ -132,4 +133,47 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// Topic creates a topic with a name unique to the test (see Name) and
+// returns its name: the library's producer never creates topics.
+func Topic(tb testing.TB, prefix string, partitions int) string {
+	tb.Helper()
+	name := Name(tb, prefix)
+	CreateTopic(tb, name, partitions)
+	return name
+}
+
+// CreateTopic creates topic with the given partitions (replication factor:
+// the broker's default) and waits until it is known.
+func CreateTopic(tb testing.TB, topic string, partitions int) {
+	tb.Helper()
+	CreateTopicWithConfig(tb, topic, partitions, nil)
+}
+
+// CreateTopicWithConfig is CreateTopic with topic configs (max.message.bytes...).
+func CreateTopicWithConfig(tb testing.TB, topic string, partitions int, config map[string]string) {
+	tb.Helper()
+	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": Bootstrap(tb)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	res, err := a.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: topic, NumPartitions: partitions, ReplicationFactor: -1, Config: config}})
+	if err != nil {
+		tb.Fatalf("create topic %s: %v", topic, err)
+	}
+	if c := res[0].Error.Code(); c != kafka.ErrNoError && c != kafka.ErrTopicAlreadyExists {
+		tb.Fatalf("create topic %s: %v", topic, res[0].Error)
+	}
+	for ctx.Err() == nil {
+		d, err := a.DescribeTopics(ctx, kafka.NewTopicCollectionOfTopicNames([]string{topic}))
+		if err == nil && d.TopicDescriptions[0].Error.Code() == kafka.ErrNoError && len(d.TopicDescriptions[0].Partitions) == partitions {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("topic %s not known within a minute", topic)
 }

@@ -1,0 +1,130 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// ErrUnknownTopic is wrapped by the errors of Produce, Request and Reply to a
+// topic that does not exist. The library's producer never creates topics
+// (librdkafka's allow.auto.create.topics is false unless Config.Kafka sets
+// it), so that no record, least of all a reply addressed by a stranger, can
+// bring a topic into being.
+var ErrUnknownTopic = errors.New("kafka-broker: topic does not exist")
+
+// topicInfo is what the directory knows of a topic.
+type topicInfo struct {
+	exists     bool
+	partitions int
+	checked    time.Time
+}
+
+// How long the directory trusts what it learned: a topic that exists rarely
+// stops existing; one that does not may be created any moment.
+const (
+	topicKnownTTL   = 5 * time.Minute
+	topicUnknownTTL = 2 * time.Second
+	topicCacheMax   = 4096
+)
+
+// topicDirectory tells whether topics exist and how many partitions they
+// have, from metadata requests that never create the topic they name
+// (DescribeTopics; a plain metadata request for one topic would create it on
+// brokers that allow auto-creation), cached. Safe for concurrent use.
+type topicDirectory struct {
+	describe func(ctx context.Context, topic string) (topicInfo, error)
+	now      func() time.Time
+
+	mu    sync.Mutex
+	known map[string]topicInfo
+}
+
+func newTopicDirectory(admin *kafka.AdminClient) *topicDirectory {
+	return &topicDirectory{describe: describeWith(admin), now: time.Now, known: make(map[string]topicInfo)}
+}
+
+// describeWith describes one topic through admin, bounded by ctx and at most 10s.
+func describeWith(admin *kafka.AdminClient) func(context.Context, string) (topicInfo, error) {
+	return func(ctx context.Context, topic string) (topicInfo, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(timeoutMs(ctx, 10*time.Second))*time.Millisecond)
+		defer cancel()
+		res, err := admin.DescribeTopics(ctx, kafka.NewTopicCollectionOfTopicNames([]string{topic}))
+		if err != nil {
+			return topicInfo{}, err
+		}
+		if len(res.TopicDescriptions) != 1 {
+			return topicInfo{}, fmt.Errorf("describe topic %s: %d results", topic, len(res.TopicDescriptions))
+		}
+		d := res.TopicDescriptions[0]
+		switch d.Error.Code() {
+		case kafka.ErrNoError:
+			return topicInfo{exists: true, partitions: len(d.Partitions)}, nil
+		case kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic:
+			return topicInfo{}, nil
+		}
+		return topicInfo{}, d.Error
+	}
+}
+
+// lookup returns what is known of topic, asking the brokers when the cache
+// has nothing fresh. An error means the brokers could not say.
+func (d *topicDirectory) lookup(ctx context.Context, topic string) (topicInfo, error) {
+	now := d.now()
+	d.mu.Lock()
+	info, ok := d.known[topic]
+	d.mu.Unlock()
+	if ok && now.Sub(info.checked) < ttlOf(info) {
+		return info, nil
+	}
+	info, err := d.describe(ctx, topic)
+	if err != nil {
+		return topicInfo{}, err
+	}
+	info.checked = now
+	d.mu.Lock()
+	if len(d.known) >= topicCacheMax {
+		for k, v := range d.known {
+			if now.Sub(v.checked) >= ttlOf(v) {
+				delete(d.known, k)
+			}
+		}
+		if len(d.known) >= topicCacheMax {
+			clear(d.known) // names made up by a flood of records: start afresh
+		}
+	}
+	d.known[topic] = info
+	d.mu.Unlock()
+	return info, nil
+}
+
+// forget drops what is known of topic, so that the next lookup asks again.
+func (d *topicDirectory) forget(topic string) {
+	d.mu.Lock()
+	delete(d.known, topic)
+	d.mu.Unlock()
+}
+
+func ttlOf(info topicInfo) time.Duration {
+	if info.exists {
+		return topicKnownTTL
+	}
+	return topicUnknownTTL
+}
+
+// require returns nil when topic exists, an error wrapping ErrUnknownTopic
+// when it does not, and the brokers' error when they could not say.
+func (d *topicDirectory) require(ctx context.Context, topic string) (topicInfo, error) {
+	info, err := d.lookup(ctx, topic)
+	if err != nil {
+		return info, fmt.Errorf("look up topic %s: %w", topic, err)
+	}
+	if !info.exists {
+		return info, fmt.Errorf("%w: %s", ErrUnknownTopic, topic)
+	}
+	return info, nil
+}
