@@ -4,7 +4,7 @@ GOFLAGS   ?=
 PKGS      ?= ./...
 FUZZTIME  ?= 20s
 
-.PHONY: test test-kafka test-interop bench fuzz lint vet fmt tidy-check ci
+.PHONY: test test-kafka test-interop bench fuzz lint vet fmt tidy-check licenses ci
 
 ## test: unit and integration tests on the embedded broker, with -race
 test:
@@ -39,5 +39,10 @@ vet:
 
 tidy-check:
 	$(GO) mod tidy -diff
+
+## licenses: the license of every module the non-test packages are built from; fails on an
+## unrecognised or copyleft license or a dependency NOTICE that NOTICE does not carry
+licenses:
+	$(GO) run ./internal/cmd/licenses ./...
 
 ci: lint test fuzz test-kafka test-interop
