@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -31,6 +32,9 @@ var kinds = []kind{
 	{id: "MIT", all: []string{"permission is hereby granted, free of charge", "the above copyright notice and this permission notice shall be included"}},
 	{id: "ISC", all: []string{"permission to use, copy, modify, and", "distribute this software for any purpose with or without fee is hereby granted"}},
 	{id: "Zlib", all: []string{"this software is provided 'as-is'", "altered source versions must be plainly marked as such"}},
+	{id: "FTL", all: []string{"freetype license"}},
+	{id: "OFL-1.1", all: []string{"sil open font license", "version 1.1"}},
+	{id: "CC-BY-4.0", all: []string{"creative commons attribution 4.0 international"}},
 	{id: "public-domain", all: []string{"public domain"}},
 }
 
@@ -48,12 +52,39 @@ func normalise(text string) string {
 	return spaces.ReplaceAllString(text, " ")
 }
 
+// choice marks a text that offers its licenses as alternatives
+// (FreeType: "your choice of exactly one of the following two licenses").
+var choice = []string{"your choice of exactly one of the following", "at your choice, one of the following", "dual-licensed under your choice"}
+
 // classify returns the SPDX identifiers of the licenses in text, and whether
-// any of them is restricted. BSD-3-Clause implies the BSD-2-Clause phrases,
+// the terms are restricted. BSD-3-Clause implies the BSD-2-Clause phrases,
 // so a three-clause text reports only BSD-3-Clause; a public-domain remark
-// beside a real license is not reported.
+// beside a real license is not reported. A text that offers a choice of
+// licenses returns them joined by OR as one identifier, restricted only when
+// every alternative is.
 func classify(text string) (ids []string, restricted bool) {
 	n := normalise(text)
+	defer func() {
+		if len(ids) < 2 || !slices.ContainsFunc(choice, func(p string) bool { return strings.Contains(n, p) }) {
+			return
+		}
+		isRestricted := func(id string) bool {
+			i := slices.IndexFunc(kinds, func(k kind) bool { return k.id == id })
+			return i >= 0 && kinds[i].restricted
+		}
+		// The permissive alternatives first: they are the ones taken.
+		slices.SortStableFunc(ids, func(a, b string) int {
+			switch ra, rb := isRestricted(a), isRestricted(b); {
+			case ra == rb:
+				return 0
+			case rb:
+				return -1
+			}
+			return 1
+		})
+		restricted = isRestricted(ids[0])
+		ids = []string{strings.Join(ids, " OR ")}
+	}()
 	has := map[string]bool{}
 	for _, k := range kinds {
 		ok := true

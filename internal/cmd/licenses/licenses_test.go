@@ -28,6 +28,9 @@ func TestClassify(t *testing.T) {
 		{"public domain only", "These libraries are in the public domain.", []string{"public-domain"}, false},
 		{"mit with a public-domain remark", "placed in the public domain. Permission is hereby granted, free of charge, ... The above copyright notice and this permission notice shall be included", []string{"MIT"}, false},
 		{"unknown", "All rights reserved. Do not copy.", nil, false},
+		{"choice of a permissive license", "subject to your choice of exactly one of the following two licenses:\n * The FreeType License, or\n * The GNU General Public License (GPL), version 2 or later.", []string{"FTL OR GPL"}, false},
+		{"cc-by mentioning public domain", "Creative Commons Attribution 4.0 International Public License ... dedicated to the public domain under the CC0", []string{"CC-BY-4.0"}, false},
+		{"font", "This Font Software is licensed under the SIL Open Font License, Version 1.1.", []string{"OFL-1.1"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

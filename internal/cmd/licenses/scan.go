@@ -122,11 +122,14 @@ func scan(pkgs []listedPackage) ([]*module, error) {
 			byPath[mp] = m
 		}
 		m.Packages++
-		lf, err := nearestLicense(p.Dir, root)
+		lfs, err := nearestLicenses(p.Dir, root)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.ImportPath, err)
 		}
-		if !seen[lf] {
+		for _, lf := range lfs {
+			if seen[lf] {
+				continue
+			}
 			seen[lf] = true
 			text, err := os.ReadFile(lf)
 			if err != nil {
@@ -151,20 +154,26 @@ func scan(pkgs []listedPackage) ([]*module, error) {
 	return mods, nil
 }
 
-// nearestLicense walks from dir up to root and returns the first license file.
-func nearestLicense(dir, root string) (string, error) {
+// nearestLicenses walks from dir up to root and returns the license files of
+// the first directory that has any (Go code under LICENSE and fonts under
+// LICENSE-SIL, say).
+func nearestLicenses(dir, root string) ([]string, error) {
 	for d := dir; ; d = filepath.Dir(d) {
 		entries, err := os.ReadDir(d)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
+		var out []string
 		for _, e := range entries {
 			if !e.IsDir() && licenseName.MatchString(e.Name()) {
-				return filepath.Join(d, e.Name()), nil
+				out = append(out, filepath.Join(d, e.Name()))
 			}
 		}
+		if len(out) > 0 {
+			return out, nil
+		}
 		if d == root || !strings.HasPrefix(d, root) || d == filepath.Dir(d) {
-			return "", fmt.Errorf("no license file between %s and the module root %s", dir, root)
+			return nil, fmt.Errorf("no license file between %s and the module root %s", dir, root)
 		}
 	}
 }
