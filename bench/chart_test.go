@@ -82,6 +82,9 @@ func TestChartsFromFixedResults(t *testing.T) {
 			t.Errorf("in-flight chart lacks the text %q; has %q", want, inflight)
 		}
 	}
+	if b, err := os.ReadFile(files.inflight); err != nil || !strings.Contains(string(b), svgFonts) || strings.Contains(string(b), "font-family:Liberation Sans;") {
+		t.Errorf("in-flight chart without the font fallbacks %q (%v)", svgFonts, err)
+	}
 	produce := svgTexts(t, files.produce)
 	// franz-go has no produce numbers in these results: no bar for it.
 	for _, want := range []string{"kafka-broker-go", "raw confluent-kafka-go", "produce 1024B x8", "18,300", "17,800"} {
