@@ -19,7 +19,8 @@ test-kafka:
 test-interop:
 	scripts/test-interop
 
-## bench: the library against raw confluent-kafka-go on the same broker
+## bench: the library against raw confluent-kafka-go on the same broker; also writes the results
+## (JSON, table) and SVG charts to bench/out
 bench:
 	$(GO) run ./bench $(BENCHFLAGS)
 

@@ -4,7 +4,7 @@
 // one named by KAFKA_BOOTSTRAP_SERVERS. It prints a table of medians and
 // library/raw ratios; see BENCHMARKS.md for the targets and results.
 //
-//	go run ./bench                          # everything, about 4 minutes on 2 cores
+//	go run ./bench                          # everything, about 2.5 minutes on 2 cores
 //	go run ./bench -scenarios rr1,rr256 -rounds 7
 //	go run ./bench -kafka linger.ms=5,fetch.wait.max.ms=10   # both sides
 //	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:39092 go run ./bench -json
