@@ -211,7 +211,6 @@ func saveSVG(p *plot.Plot, path string) error {
 
 const svgFonts = "font-family:'Liberation Sans',Arial,Helvetica,sans-serif"
 
-
 // sideStyle gives each side the same color and glyph in every chart.
 func sideStyle(cd *chartData, side string) (color.Color, draw.GlyphDrawer) {
 	i := slices.Index(cd.sides, side)
