@@ -4,7 +4,7 @@ GOFLAGS   ?=
 PKGS      ?= ./...
 FUZZTIME  ?= 20s
 
-.PHONY: test test-kafka test-interop bench fuzz lint vet fmt tidy-check ci
+.PHONY: test test-kafka test-interop bench fuzz lint vet fmt tidy-check licenses check-go-version ci
 
 ## test: unit and integration tests on the embedded broker, with -race
 test:
@@ -19,7 +19,8 @@ test-kafka:
 test-interop:
 	scripts/test-interop
 
-## bench: the library against raw confluent-kafka-go on the same broker
+## bench: the library against raw confluent-kafka-go on the same broker; also writes the results
+## (JSON, table) and SVG charts to bench/out
 bench:
 	$(GO) run ./bench $(BENCHFLAGS)
 
@@ -41,5 +42,15 @@ vet:
 
 tidy-check:
 	$(GO) mod tidy -diff
+
+## check-go-version: a user module at go.mod's go version builds and runs against the library with
+## exactly that Go release (toolchain from the module proxy; about 70 s cold on 2 cores)
+check-go-version:
+	scripts/check-go-version
+
+## licenses: the license of every module the non-test packages are built from; fails on an
+## unrecognised or copyleft license or a dependency NOTICE that NOTICE does not carry
+licenses:
+	$(GO) run ./internal/cmd/licenses ./...
 
 ci: lint test fuzz test-kafka test-interop

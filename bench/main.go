@@ -4,18 +4,27 @@
 // one named by KAFKA_BOOTSTRAP_SERVERS. It prints a table of medians and
 // library/raw ratios; see BENCHMARKS.md for the targets and results.
 //
-//	go run ./bench                          # everything, about 4 minutes on 2 cores
+//	go run ./bench                          # everything, about 2.5 minutes on 2 cores
 //	go run ./bench -scenarios rr1,rr256 -rounds 7
 //	go run ./bench -kafka linger.ms=5,fetch.wait.max.ms=10   # both sides
 //	KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:39092 go run ./bench -json
+//	go run ./bench -charts-from bench/out/embedded-results.json   # redraw the charts of a run
+//
+// Besides the table on stdout, each run writes to -out (bench/out by
+// default): <broker>-results.json and <broker>-results.txt, and the SVG
+// charts <broker>-inflight.svg and <broker>-produce.svg (chart.go), where
+// <broker> is "embedded" or "kafka".
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -40,9 +49,14 @@ type options struct {
 	json          bool
 	quiet         bool
 	cpuProfile    string
+	sweep         string
+	sweepRounds   int
+	out           string
+	chartsFrom    string
+	brokerName    string
 }
 
-var allScenarios = []string{"rr1", "rr256", "produce", "consume", "memory"}
+var allScenarios = []string{"rr1", "rr256", "produce", "consume", "memory", "inflight"}
 
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == serveEmbeddedFlag {
@@ -67,6 +81,11 @@ func main() {
 	flag.BoolVar(&o.json, "json", false, "print the report as JSON instead of a table")
 	flag.BoolVar(&o.quiet, "q", false, "no progress lines on stderr")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured process (both sides) to this file")
+	flag.StringVar(&o.sweep, "sweep", "1,16,256,1024", "requests in flight measured in scenario inflight (the in-flight chart)")
+	flag.IntVar(&o.sweepRounds, "sweep-rounds", 3, "rounds of scenario inflight (each drives every level on each side)")
+	flag.StringVar(&o.out, "out", filepath.Join("bench", "out"), "directory for the results (JSON, table) and the SVG charts; empty: none")
+	flag.StringVar(&o.chartsFrom, "charts-from", "", "draw the charts from this saved results JSON into -out, and run nothing")
+	flag.StringVar(&o.brokerName, "broker-name", "", "how chart titles name the broker (default: from the results, e.g. \"embedded broker (franz-go kfake)\")")
 	flag.Parse()
 	if err := run(&o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -75,6 +94,9 @@ func main() {
 }
 
 func run(o *options) error {
+	if o.chartsFrom != "" {
+		return redrawCharts(o)
+	}
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.scenarios, ",") {
 		s = strings.TrimSpace(s)
@@ -89,7 +111,11 @@ func run(o *options) error {
 	if o.rawConsume != "inline" && o.rawConsume != "workers" {
 		return fmt.Errorf("-raw-consume: want inline or workers, got %q", o.rawConsume)
 	}
-	if o.rounds < 1 || o.inflight < 1 || o.producers < 1 || o.eventSize < 16 || o.consumeEvents < 2 || o.pending < 1 || o.stored < 1 {
+	levels, err := parseLevels(o.sweep)
+	if err != nil {
+		return err
+	}
+	if o.rounds < 1 || o.sweepRounds < 1 || o.inflight < 1 || o.producers < 1 || o.eventSize < 16 || o.consumeEvents < 2 || o.pending < 1 || o.stored < 1 {
 		return fmt.Errorf("rounds, inflight, producers, consume-events, pending and stored must be positive, event-size >= 16")
 	}
 	props, err := parseProps(o.kafka)
@@ -128,6 +154,7 @@ func run(o *options) error {
 		{[]string{"produce"}, func() ([]*metric, error) { return runProduce(ctx, e, o) }},
 		{[]string{"consume"}, func() ([]*metric, error) { return runConsume(ctx, e, o) }},
 		{[]string{"memory"}, func() ([]*metric, error) { return runMemory(ctx, e, o) }},
+		{[]string{"inflight"}, func() ([]*metric, error) { return runSweep(ctx, e, o, levels) }},
 	} {
 		if !want[s.names[0]] && (len(s.names) < 2 || !want[s.names[1]]) {
 			continue
@@ -144,10 +171,80 @@ func run(o *options) error {
 	rep.Machine.LoadEnd = loadAvg()
 	rep.Elapsed = time.Since(start).Round(time.Second).String()
 	if o.json {
-		return rep.writeJSON(os.Stdout)
+		err = rep.writeJSON(os.Stdout)
+	} else {
+		rep.writeTable(os.Stdout)
 	}
-	rep.writeTable(os.Stdout)
+	if o.out != "" {
+		err = errors.Join(err, rep.save(o))
+	}
+	return err
+}
+
+// save writes the report's JSON and table to o.out, and the charts of
+// what it holds.
+func (r *report) save(o *options) error {
+	var js, table bytes.Buffer
+	if err := r.writeJSON(&js); err != nil {
+		return err
+	}
+	r.writeTable(&table)
+	cd, err := parseChartData(js.Bytes(), o.brokerName)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(o.out, cd.kind+"-results")
+	if err := os.WriteFile(base+".json", js.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".txt", table.Bytes(), 0o644); err != nil {
+		return err
+	}
+	saved := []string{base + ".json", base + ".txt"}
+	if len(cd.inflight) > 0 || cd.produce != nil {
+		files, err := writeCharts(o.out, cd)
+		if err != nil {
+			return fmt.Errorf("charts: %w", err)
+		}
+		saved = append(saved, nonEmpty(files.inflight, files.produce)...)
+	}
+	fmt.Fprintf(os.Stderr, "bench: wrote %s\n", strings.Join(saved, ", "))
 	return nil
+}
+
+// redrawCharts draws the charts of a saved results JSON.
+func redrawCharts(o *options) error {
+	data, err := os.ReadFile(o.chartsFrom)
+	if err != nil {
+		return err
+	}
+	cd, err := parseChartData(data, o.brokerName)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.chartsFrom, err)
+	}
+	dir := o.out
+	if dir == "" {
+		dir = filepath.Dir(o.chartsFrom)
+	}
+	files, err := writeCharts(dir, cd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", o.chartsFrom, err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: wrote %s\n", strings.Join(nonEmpty(files.inflight, files.produce), ", "))
+	return nil
+}
+
+func nonEmpty(s ...string) []string {
+	var out []string
+	for _, x := range s {
+		if x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // parseProps reads "k=v,k=v"; integers and booleans keep their type.

@@ -26,6 +26,8 @@ type metric struct {
 	Target string  `json:"target,omitempty"`
 	Bound  float64 `json:"bound,omitempty"`
 	Note   string  `json:"note,omitempty"`
+	// InFlight is the requests in flight of a point of the in-flight chart.
+	InFlight int `json:"in_flight,omitempty"`
 
 	LibMedian float64 `json:"library_median"`
 	RawMedian float64 `json:"raw_median"`

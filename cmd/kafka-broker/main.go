@@ -6,7 +6,8 @@
 //
 //	go install github.com/kafka-broker/kafka-broker-go/cmd/kafka-broker@latest
 //
-// and run `kafka-broker --help`.
+// or, from a clone of the repository, `go install ./cmd/kafka-broker`; then
+// run `kafka-broker --help` (and `kafka-broker --version`).
 package main
 
 import (

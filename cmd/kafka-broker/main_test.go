@@ -16,7 +16,8 @@ import (
 	"time"
 )
 
-// build compiles the command into a temporary directory.
+// build compiles the command into a temporary directory, with the VCS
+// stamping of a plain `go build` (-buildvcs=auto, whatever GOFLAGS says).
 func build(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
@@ -24,7 +25,7 @@ func build(t *testing.T) string {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	bin := filepath.Join(t.TempDir(), "kafka-broker")
-	out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput()
+	out, err := exec.Command(goBin, "build", "-buildvcs=auto", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -61,6 +62,7 @@ func TestBinary(t *testing.T) {
 			t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
 	})
+	t.Run("version", func(t *testing.T) { checkVersion(t, bin) })
 	t.Run("unknown command", func(t *testing.T) {
 		if r := run(t, bin, nil, "publish"); r.code != 2 || !strings.Contains(r.stderr, `unknown command "publish"`) {
 			t.Fatalf("exit %d\n%s", r.code, r.stderr)

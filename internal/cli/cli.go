@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 )
 
@@ -114,19 +113,6 @@ Start here:
   kafka-broker produce orders order.created --data '{"id":1}'
   kafka-broker request orders order.get --data '{"id":1}' --timeout 5s
 `)
-}
-
-func runVersion(_ context.Context, env Env, args []string) int {
-	fs := newFlagSet("version", "", "Prints the version of kafka-broker.", "")
-	if _, err := fs.parse(args, 0, 0); err != nil {
-		return fs.fail(env, err)
-	}
-	v := "(devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		v = bi.Main.Version
-	}
-	fmt.Fprintln(env.Stdout, "kafka-broker", v)
-	return ExitOK
 }
 
 // usageError is an error in the command line: exit code 2.
