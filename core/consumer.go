@@ -590,10 +590,7 @@ func (m *Manager) handleRecord(base context.Context, msg *kafka.Message) bool {
 		// leave it uncommitted for the next owner rather than dead-letter it.
 		return false
 	}
-	kind := "handler"
-	if errors.Is(err, ErrNoRoute) {
-		kind = "no_route"
-	}
+	kind := failureKind(err)
 	m.log.Error("kafka-broker: event failed, dead-lettering", "event", name,
 		"correlation_id", id, "attempts", attempts, "error", err)
 	return m.deadLetter(msg, err, kind, attempts)
@@ -768,6 +765,7 @@ func (m *Manager) deadLetter(msg *kafka.Message, cause error, kind string, attem
 		kafka.Header{Key: HeaderDLTOriginalOffset, Value: []byte(strconv.FormatInt(int64(tp.Offset), 10))},
 		kafka.Header{Key: HeaderDLTAttempts, Value: []byte(strconv.Itoa(attempts))},
 	)
+	headers = append(headers, failureHeaders(cause)...)
 	dlq := &kafka.Message{
 		TopicPartition: kafka.TopicPartition{Topic: &m.cfg.DeadLetterTopic, Partition: kafka.PartitionAny},
 		Key:            msg.Key,

@@ -15,6 +15,7 @@ import (
 const (
 	StatusPending   = "pending"
 	StatusCompleted = "completed"
+	StatusError     = "error" // an error reply (ReplyError)
 )
 
 // EventObject is the envelope every record carries, field for field the one

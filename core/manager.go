@@ -427,6 +427,11 @@ func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg 
 // A reply topic the allow-list refuses is an error wrapping
 // ErrReplyTopicNotAllowed, and nothing is sent.
 func (m *Manager) Reply(ctx context.Context, req *EventObject, data any) error {
+	return m.reply(ctx, req, data, StatusCompleted)
+}
+
+// reply is Reply with the reply's status (ReplyError sends "error").
+func (m *Manager) reply(ctx context.Context, req *EventObject, data any, status string) error {
 	if req == nil {
 		return errors.New("kafka-broker: reply to a nil request")
 	}
@@ -440,7 +445,7 @@ func (m *Manager) Reply(ctx context.Context, req *EventObject, data any) error {
 	}
 	reply := req.Clone()
 	reply.meta = nil
-	reply.Status = StatusCompleted
+	reply.Status = status
 	reply.Data = raw
 	msg, err := m.newMessage(topic, reply, partition)
 	if err != nil {
