@@ -142,7 +142,7 @@
     const tbody = el("tbody");
     fieldRows(tbody, s, prefix, 0, new Set(schema.$ref ? [schema.$ref] : []));
     box.append(el("table", { class: "fields" },
-      el("thead", {}, el("tr", {}, el("th", { text: "field" }), el("th", { text: "type" }), el("th", { text: "rules" }))), tbody));
+      el("thead", {}, el("tr", {}, el("th", { text: "field" }), el("th", { text: "type" }), el("th", { text: "details" }))), tbody));
     return box;
   }
 
@@ -178,8 +178,8 @@
     const replyEx = exampleOf(reply);
     const exBox = el("details", { class: "example" }, el("summary", { text: "Example" }));
     if (!(tryOn && kind === "request")) exBox.open = true;
-    if (ex) exBox.append(el("h4", { text: "event " + ex.event }), el("pre", { class: "example-data", text: pretty(ex.data) }));
-    if (replyEx) exBox.append(el("h4", { text: "reply" }), el("pre", { text: pretty(replyEx.data) }));
+    if (ex) exBox.append(el("h4", {}, "data of ", code(ex.event)), el("pre", { class: "example-data", text: pretty(ex.data) }));
+    if (replyEx) exBox.append(el("h4", { text: "data of the reply" }), el("pre", { text: pretty(replyEx.data) }));
     if (ex || replyEx) bodyEl.append(exBox);
 
     const schemas = { payload: message && message.payload };
@@ -258,11 +258,13 @@
     if (res.correlation_id) meta.push("correlation ID " + res.correlation_id);
     if (res.elapsed_ms !== undefined) meta.push(res.elapsed_ms.toFixed(1) + " ms");
     out.append(el("div", {}, el("span", { class: "status", text: status }), el("span", { class: "meta", text: meta.join(" · ") })));
-    if (err && err.message) out.append(el("div", { class: "message", text: err.message }));
-    if (err && err.fields && err.fields.length) {
+    const fields = (err && err.fields) || [];
+    if (err && err.message && !fields.length) out.append(el("div", { class: "message", text: err.message }));
+    if (fields.length) {
       const ul = el("ul", { class: "field-errors" });
-      for (const f of err.fields) {
-        ul.append(el("li", { class: "field-error", data: { field: f.field, tag: f.tag } }, code(f.field), " ", f.message));
+      for (const f of fields) {
+        ul.append(el("li", { class: "field-error", data: { field: f.field, tag: f.tag } },
+          f.message, " ", el("span", { class: "rule", text: f.field + " · " + f.tag })));
       }
       out.append(ul);
     }
@@ -282,11 +284,11 @@
     const traits = (doc.components && doc.components.messageTraits) || {};
     const env = traits.envelope;
     if (env) sec.append(el("p", { class: "muted", text: env.summary + " " + (env.description || "") }));
-    const cols = el("div", { class: "cols" });
     const schemas = (doc.components && doc.components.schemas) || {};
-    if (schemas.EventObject) cols.append(schemaView("Envelope", { $ref: "#/components/schemas/EventObject" }));
-    if (traits.kafkaHeaders) cols.append(schemaView("Kafka headers", traits.kafkaHeaders.headers));
-    if (schemas.ErrorReplyData) cols.append(schemaView("Error reply · data", { $ref: "#/components/schemas/ErrorReplyData" }));
+    if (schemas.EventObject) sec.append(el("div", { class: "card" }, schemaView("Envelope", { $ref: "#/components/schemas/EventObject" })));
+    const cols = el("div", { class: "cols" });
+    if (traits.kafkaHeaders) cols.append(el("div", { class: "card" }, schemaView("Kafka headers", traits.kafkaHeaders.headers)));
+    if (schemas.ErrorReplyData) cols.append(el("div", { class: "card" }, schemaView("Error reply · data", { $ref: "#/components/schemas/ErrorReplyData" })));
     sec.append(cols);
     return sec;
   }
@@ -302,7 +304,7 @@
     sub.textContent = "";
     if (info.description) sub.append(info.description, " · ");
     sub.append("AsyncAPI " + doc.asyncapi + " · ", el("a", { attrs: { href: docURL }, text: "asyncapi.json" }),
-      tryOn ? " · try it: on" : "");
+      tryOn ? el("span", { class: "pill", text: "try it enabled" }) : "");
 
     const ops = Object.entries(doc.operations || {});
     const byLocation = new Map();
