@@ -353,6 +353,31 @@ func TestGoRequestPythonReply(t *testing.T) {
 		t.Errorf("Go stats: %+v; want %d requests, none pending, timed out, late or forwarded", st, n)
 	}
 
+	// A typed call: the Python reply (status "completed", event "respond")
+	// decodes into the caller's type.
+	t.Run("typed call", func(t *testing.T) {
+		type order struct {
+			ID    int      `json:"id"`
+			Items []string `json:"items"`
+		}
+		type echoed struct {
+			Echo      order  `json:"echo"`
+			HandledBy string `json:"handled_by"`
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		defer cancel()
+		got, rep, err := core.Call[echoed](ctx, m, pyLoc, echoEvent, order{ID: 7, Items: []string{"ünïcode", "b"}})
+		if err != nil {
+			t.Fatalf("Call to the Python responder: %v", err)
+		}
+		if got.HandledBy != "python" || got.Echo.ID != 7 || len(got.Echo.Items) != 2 || got.Echo.Items[0] != "ünïcode" {
+			t.Errorf("Call decoded %+v", got)
+		}
+		if rep.Event != "respond" || rep.Status != core.StatusCompleted || rep.RemoteError() != nil {
+			t.Errorf("reply envelope: event %q status %q", rep.Event, rep.Status)
+		}
+	})
+
 	// A Python handler that fails (here: no route) sends no reply: the Go
 	// request ends with ErrReplyTimeout, never hangs.
 	t.Run("unrouted event times out", func(t *testing.T) {
@@ -374,8 +399,9 @@ func TestGoRequestPythonReply(t *testing.T) {
 	if code := py.terminate(t); code != 0 {
 		t.Errorf("py_responder exit code %d after SIGTERM, want 0", code)
 	}
-	if stopped := linesWith(py.stdout.all(), "STOPPED"); len(stopped) != 1 || stopped[0] != fmt.Sprintf("STOPPED handled=%d", n) {
-		t.Errorf("py_responder printed %q, want \"STOPPED handled=%d\"", stopped, n)
+	// n requests and the typed call.
+	if stopped := linesWith(py.stdout.all(), "STOPPED"); len(stopped) != 1 || stopped[0] != fmt.Sprintf("STOPPED handled=%d", n+1) {
+		t.Errorf("py_responder printed %q, want \"STOPPED handled=%d\"", stopped, n+1)
 	}
 	if processAlive(py.consumerPID) {
 		t.Errorf("py_responder exited but its forked consumer (pid %d) runs on", py.consumerPID)
