@@ -480,3 +480,22 @@ func TestWildcardPatterns(t *testing.T) {
 		}
 	}
 }
+
+// Types that are not structs: any JSON, scalars, maps, raw JSON.
+func TestNonStructTypes(t *testing.T) {
+	r := core.NewEventRouter("r")
+	core.HandleEvent(r, "any", func(context.Context, any) (json.RawMessage, error) { return nil, nil })
+	core.HandleEvent(r, "scalar", func(context.Context, string) (*int, error) { return nil, nil })
+	core.OnEvent(r, "map", func(context.Context, map[string]int) error { return nil })
+	doc, err := asyncapi.Build(asyncapi.Info{}, asyncapi.Service{Location: "x", Router: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := validate(t, doc)
+	for msg, want := range map[string]string{"any": "map[]", "any.reply": "map[]", "scalar": "map[type:string]",
+		"scalar.reply": "map[type:integer]", "map": "map[additionalProperties:map[type:integer] type:object]"} {
+		if got := fmt.Sprint(dataSchema(t, raw, msg)); got != want {
+			t.Errorf("%s: data schema %s, want %s", msg, got, want)
+		}
+	}
+}

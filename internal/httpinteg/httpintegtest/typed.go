@@ -99,8 +99,8 @@ func Docs(t *testing.T, a Adapter) {
 	m := NewManager(t, "api")
 	svc := asyncapi.Service{Location: resp.Location, Router: resp.Router}
 	info := asyncapi.WithInfo(asyncapi.Info{Title: "Responder", Version: "1.0.0"})
-	url, _ := Serve(t, a, m, App{Topic: resp.Location, Docs: []asyncapi.Option{info, asyncapi.WithService(svc), asyncapi.WithTryIt()}},
-		RunParams{GracePeriod: time.Minute})
+	url, _ := Serve(t, a, m, App{Topic: resp.Location, Docs: []asyncapi.Option{info, asyncapi.WithService(svc),
+		asyncapi.WithTryIt(), asyncapi.WithTryTimeout(time.Second)}}, RunParams{GracePeriod: time.Minute})
 	c := Client(t)
 
 	status, h, b, err := do(context.Background(), c, http.MethodGet, url+"/kafka/asyncapi.json", "")
@@ -182,6 +182,14 @@ func Docs(t *testing.T, a Adapter) {
 		if status, tr := try(tt.body, tt.ct); status < 400 || status >= 500 || tr.Error == nil || tr.Error.Message == "" {
 			t.Errorf("try %s (%s): %d %+v, want a 4xx with an error", tt.body, tt.ct, status, tr.Error)
 		}
+	}
+	// No reply within WithTryTimeout: 504, and the waiter is gone.
+	if status, tr := try(`{"event":"test.hold","data":{"id":"try"}}`, "application/json"); status != http.StatusGatewayTimeout ||
+		tr.Error == nil || tr.Error.Error != "reply_timeout" || tr.CorrelationID == "" {
+		t.Errorf("try without a reply: %d %+v", status, tr.Error)
+	}
+	if held := resp.NextHeld(t); HeldID(t, held) != "try" {
+		t.Errorf("held request %s", held.Data)
 	}
 	if p := m.Stats().Pending; p != 0 {
 		t.Errorf("pending after the tries: %d", p)
