@@ -206,6 +206,59 @@ func TestPythonRequestGoReply(t *testing.T) {
 	}
 }
 
+// a'. A Python request that a Go typed handler refuses: the Python service
+// reads the error reply (status "error", data as the package's as_reply
+// writes it, plus the fields at fault) from its consumer storage.
+func TestPythonRequestGoErrorReply(t *testing.T) {
+	const n = 2
+	type order struct {
+		Customer string `json:"customer" validate:"required"` // not in the Python payload
+		Int      int    `json:"int" validate:"max=10"`        // 42 there
+	}
+	pyLoc := kafkatest.Name(t, "py-req")
+	r := core.NewEventRouter("interop")
+	core.HandleEvent(r, "echo", func(ctx context.Context, in order) (order, error) {
+		t.Errorf("the handler ran with invalid data %+v", in)
+		return in, nil
+	})
+	root := core.NewEventRouter("root")
+	root.IncludeBinder(r)
+	m := startManager(t, kafkatest.Config(t, "go-typed"), root)
+	goLoc := m.Config().Location
+
+	py := startPython(t, "py_requester", "py_requester.py", goLoc,
+		"--location", pyLoc, "--responder-location", goLoc, "--event", echoEvent, "--expect-error", "422",
+		"--count", fmt.Sprint(n), "--timeout", fmt.Sprint(requestTimeout.Seconds()),
+		"--ready-timeout", fmt.Sprint(readyTimeout.Seconds()))
+	code := py.wait(t, processTimeout)
+	out := py.stdout.all()
+	if code != 0 {
+		t.Errorf("py_requester exit code %d, want 0", code)
+	}
+	if pass := linesWith(out, "PASS: "); len(pass) != 1 || pass[0] != fmt.Sprintf("PASS: %d passed, 0 failed", n) {
+		t.Errorf("py_requester result %q, want \"PASS: %d passed, 0 failed\"", linesWith(out, "PASS"), n)
+	}
+	oks := linesWith(out, "OK ")
+	if len(oks) != n {
+		t.Errorf("py_requester printed %d OK lines, want %d", len(oks), n)
+	}
+	for _, l := range oks {
+		if !strings.Contains(l, "status=error") || !strings.Contains(l, `"field":"customer","message":"customer is a required field","tag":"required"`) ||
+			!strings.Contains(l, `"field":"int"`) {
+			t.Errorf("py_requester read %q, want the error reply with the fields customer and int", l)
+		}
+	}
+	for _, l := range failures(out) {
+		t.Errorf("py_requester: %s", l)
+	}
+	// Go side: each request dead-lettered as invalid.
+	for _, rec := range kafkatest.ReadTopic(t, m.Config().DeadLetterTopic, n, time.Minute) {
+		if k := kafkatest.Header(rec, core.HeaderDLTErrorKind); k != core.DeadLetterInvalid {
+			t.Errorf("dead letter kind %q, want invalid", k)
+		}
+	}
+}
+
 // startResponder runs py_responder.py on a fresh location and waits for READY.
 func startResponder(t *testing.T) (*pyProc, string) {
 	t.Helper()
