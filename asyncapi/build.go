@@ -356,11 +356,18 @@ func (b *builder) addRoute(s Service, loc *Channel, group, id string, rt core.Ro
 	return nil
 }
 
+// typeName names a Go type for people: "worker.HelloIn", "[]shop.Order";
+// an unnamed struct is "an object".
 func typeName(t reflect.Type) string {
-	if t == nil {
+	switch {
+	case t == nil:
 		return "nothing"
+	case t.Kind() == reflect.Struct && t.Name() == "":
+		return "an object"
+	case t.Kind() == reflect.Interface && t.NumMethod() == 0:
+		return "any JSON"
 	}
-	return t.String()
+	return strings.ReplaceAll(t.String(), "interface {}", "any")
 }
 
 func deadLetterMessage(id string) *Message {

@@ -499,3 +499,42 @@ func TestNonStructTypes(t *testing.T) {
 		}
 	}
 }
+
+// Fields flattens nested objects and arrays of objects, each type once on a path.
+func TestFields(t *testing.T) {
+	doc, err := asyncapi.Build(asyncapi.Info{}, asyncapi.Service{Location: "shop", Router: typedRouter()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, op := range doc.Describe() {
+		for _, part := range []struct {
+			name string
+			s    asyncapi.Schema
+		}{{"data", op.Data}, {"reply", op.Reply}} {
+			for _, f := range doc.Fields(part.s) {
+				got[op.RoutingKey+" "+part.name+" "+f.Path] = fmt.Sprintf("%s %v %s %q", f.Type, f.Required, strings.Join(f.Rules, ", "), f.Description)
+			}
+		}
+	}
+	want := map[string]string{
+		"orders.create data customer":        `string (email) true  ""`,
+		"orders.create data items[].sku":     `string true length = 6 "Stock keeping unit"`,
+		"orders.create data items[].qty":     `integer false ≥ 1, ≤ 99 ""`,
+		"orders.create data channel":         `string false one of web | shop | phone ""`,
+		"orders.create reply parent":         `Order false  ""`,
+		"orders.v2.get data id":              `integer true ≥ 1 ""`,
+		"orders.v2.get reply [].items[].sku": `string true length = 6 "Stock keeping unit"`,
+		"orders.v2.get reply [].parent":      `Order false  ""`,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	for k := range got {
+		if strings.Contains(k, "parent.") {
+			t.Errorf("the recursive Order is expanded again: %s", k)
+		}
+	}
+}

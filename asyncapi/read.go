@@ -131,14 +131,21 @@ type Field struct {
 // arrays of objects) flattened into paths, each type once on a path.
 func (d *Document) Fields(s Schema) []Field {
 	var out []Field
+	seen := map[string]bool{}
+	if ref, ok := s["$ref"].(string); ok {
+		seen[ref] = true
+	}
 	root := d.Resolve(s)
 	prefix := ""
 	if root != nil && root["type"] == "array" {
 		if items, ok := root["items"].(map[string]any); ok {
+			if ref, ok := items["$ref"].(string); ok {
+				seen[ref] = true
+			}
 			root, prefix = d.Resolve(items), "[]."
 		}
 	}
-	d.fields(root, prefix, 0, map[string]bool{}, &out)
+	d.fields(root, prefix, 0, seen, &out)
 	return out
 }
 
@@ -248,8 +255,20 @@ func Rules(s Schema) []string {
 		}
 		out = append(out, "one of "+strings.Join(vals, " | "))
 	}
+	minLen, okMin := num("minLength")
+	maxLen, okMax := num("maxLength")
+	if okMin && okMax && minLen == maxLen {
+		out = append(out, "length = "+minLen)
+	} else {
+		if okMin {
+			out = append(out, "length ≥ "+minLen)
+		}
+		if okMax {
+			out = append(out, "length ≤ "+maxLen)
+		}
+	}
 	for _, r := range []struct{ key, label string }{
-		{"minLength", "length ≥ "}, {"maxLength", "length ≤ "}, {"minimum", "≥ "}, {"exclusiveMinimum", "> "},
+		{"minimum", "≥ "}, {"exclusiveMinimum", "> "},
 		{"maximum", "≤ "}, {"exclusiveMaximum", "< "}, {"minItems", "items ≥ "}, {"maxItems", "items ≤ "},
 	} {
 		if v, ok := num(r.key); ok {

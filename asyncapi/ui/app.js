@@ -85,8 +85,11 @@
     const add = (label) => out.push(el("span", { class: "rule", text: label }));
     if (s.const !== undefined) add("= " + JSON.stringify(s.const));
     if (s.enum) add("one of " + s.enum.map((v) => JSON.stringify(v)).join(" | "));
-    if (s.minLength !== undefined) add("length ≥ " + s.minLength);
-    if (s.maxLength !== undefined) add("length ≤ " + s.maxLength);
+    if (s.minLength !== undefined && s.minLength === s.maxLength) add("length = " + s.minLength);
+    else {
+      if (s.minLength !== undefined) add("length ≥ " + s.minLength);
+      if (s.maxLength !== undefined) add("length ≤ " + s.maxLength);
+    }
     if (s.minimum !== undefined) add("≥ " + s.minimum);
     if (s.exclusiveMinimum !== undefined) add("> " + s.exclusiveMinimum);
     if (s.maximum !== undefined) add("≤ " + s.maximum);
@@ -131,7 +134,9 @@
     }
     let s = resolve(schema);
     let prefix = "";
+    const seen = new Set(schema.$ref ? [schema.$ref] : []);
     if (s && s.type === "array" && resolve(s.items) && resolve(s.items).properties) {
+      if (s.items.$ref) seen.add(s.items.$ref);
       s = resolve(s.items);
       prefix = "[].";
     }
@@ -140,7 +145,7 @@
       return box;
     }
     const tbody = el("tbody");
-    fieldRows(tbody, s, prefix, 0, new Set(schema.$ref ? [schema.$ref] : []));
+    fieldRows(tbody, s, prefix, 0, seen);
     box.append(el("table", { class: "fields" },
       el("thead", {}, el("tr", {}, el("th", { text: "field" }), el("th", { text: "type" }), el("th", { text: "details" }))), tbody));
     return box;
