@@ -4,7 +4,7 @@ GOFLAGS   ?=
 PKGS      ?= ./...
 FUZZTIME  ?= 20s
 
-.PHONY: test test-kafka test-interop bench fuzz lint vet fmt tidy-check licenses check-go-version ci
+.PHONY: test test-kafka test-interop test-browser bench fuzz lint vet fmt tidy-check licenses check-go-version ci
 
 ## test: unit and integration tests on the embedded broker, with -race
 test:
@@ -18,6 +18,11 @@ test-kafka:
 ## test-interop: Go and the Python kafka-broker package exchanging events
 test-interop:
 	scripts/test-interop
+
+## test-browser: the /docs page of examples/gin driven in a real headless Chromium (Debian's chromium,
+## installed with apt-get when missing); the screenshot goes to $(BROWSER_ARTIFACTS) (default .artifacts/browser)
+test-browser:
+	scripts/test-browser
 
 ## bench: the library against raw confluent-kafka-go on the same broker; also writes the results
 ## (JSON, table) and SVG charts to bench/out
@@ -39,6 +44,7 @@ lint: vet
 
 vet:
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags browser ./examples/gin/
 
 tidy-check:
 	$(GO) mod tidy -diff
@@ -53,4 +59,4 @@ check-go-version:
 licenses:
 	$(GO) run ./internal/cmd/licenses ./...
 
-ci: lint test fuzz test-kafka test-interop
+ci: lint test fuzz test-kafka test-interop test-browser

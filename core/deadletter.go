@@ -78,6 +78,11 @@ func (m *Manager) deadLetter(msg *kafka.Message, cause error, kind string, attem
 		{Key: HeaderDLTOriginalOffset, Value: []byte(strconv.FormatInt(int64(tp.Offset), 10))},
 		{Key: HeaderDLTAttempts, Value: []byte(strconv.Itoa(attempts))},
 	}
+	for _, h := range failureHeaders(cause) {
+		v, cut := cutString(string(h.Value), maxDeadLetterError)
+		dlt = append(dlt, kafka.Header{Key: h.Key, Value: []byte(v)})
+		errCut = errCut || cut
+	}
 	budget := 0 // no cut
 	if errCut || len(msg.Key) > maxDeadLetterKey {
 		budget = recordSize(msg) + headersSize(dlt) // cut only what must be
@@ -253,6 +258,8 @@ func reasonOf(err error) string {
 	switch {
 	case errors.Is(err, ErrNoRoute):
 		return DeadLetterNoRoute
+	case errors.As(err, new(*InvalidError)):
+		return DeadLetterInvalid
 	case errors.Is(err, ErrHopLimit):
 		return DeadLetterLoop
 	case errors.Is(err, ErrReplyTopicNotAllowed), errors.Is(err, ErrNoReplyAddress):

@@ -19,7 +19,7 @@ const (
 	StatusOngoing   = "ongoing"
 	StatusCompleted = "completed"
 	StatusSuccess   = "success"
-	StatusError     = "error"
+	StatusError     = "error" // an error reply (ReplyError)
 	StatusCancelled = "cancelled"
 )
 

@@ -482,6 +482,11 @@ func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg 
 // when req went through MaxHops hops), and nothing is sent; a handler that
 // returns it has its event dead-lettered with kind "reply_refused".
 func (m *Manager) Reply(ctx context.Context, req *EventObject, data any) error {
+	return m.reply(ctx, req, data, StatusCompleted)
+}
+
+// reply is Reply with the reply's status (ReplyError sends "error").
+func (m *Manager) reply(ctx context.Context, req *EventObject, data any, status string) error {
 	if req == nil {
 		return errors.New("kafka-broker: reply to a nil request")
 	}
@@ -506,7 +511,7 @@ func (m *Manager) Reply(ctx context.Context, req *EventObject, data any) error {
 	}
 	reply := req.Clone()
 	reply.meta = nil
-	reply.Status = StatusCompleted
+	reply.Status = status
 	reply.Data = raw
 	msg, err := m.newMessage(t.topic, reply, t.partition)
 	if err != nil {

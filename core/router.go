@@ -43,6 +43,7 @@ type EventRouter struct {
 	handlers map[string]HandlerFunc
 	children map[string]*EventRouter
 	mw       []Middleware
+	types    map[string]routeTypes // binds of HandleEvent and OnEvent (router_walk.go)
 }
 
 // NewEventRouter returns an empty router. name is the segment under which the

@@ -30,6 +30,9 @@
 //	503     not_ready       InitConsumer has not run (core.ErrNotStarted)
 //	503     overloaded      too many pending requests (core.ErrTooManyPending)
 //	503     canceled        the request's context was canceled (client gone, shutdown)
+//	422     invalid         the service refused the data: "fields" say which (core.RemoteError)
+//	4xx     invalid/rejected another 4xx of the service's error reply (core.ErrorReply)
+//	502     remote_error    the service answered with an error of its own (5xx)
 //	502     broker_error    any other broker error
 //	500     no_manager      Middleware did not run for the route
 //
@@ -45,6 +48,18 @@
 // or 304 has no body. A responder answering "not found":
 //
 //	m.Reply(ctx, req, map[string]any{"http_status": 404, "error": "no such order"})
+//
+// # Typed calls
+//
+// Call sends a request and decodes the reply's data into a type (core.Call);
+// its errors answer as Request's, error replies as the table above says.
+//
+// # API docs
+//
+// Docs serves the AsyncAPI 3.0.0 document of the service's routers at GET
+// /asyncapi.json and an HTML page of it at GET /docs (package asyncapi),
+// with a "try it" form when asyncapi.WithTryIt is given. Nothing is served
+// unless Docs is called.
 //
 // # Health
 //

@@ -71,7 +71,32 @@ func app(m *core.Manager, a httpintegtest.App) *echo.Echo {
 	})
 	e.GET("/readyz", echointeg.Readiness(m))
 	e.GET("/livez", echointeg.Liveness())
+	e.POST("/order", echointeg.Handler(a.Topic, httpintegtest.EventOrder))
+	e.POST("/call", func(c echo.Context) error {
+		var in map[string]any
+		if err := c.Bind(&in); err != nil {
+			return err
+		}
+		out, err := echointeg.Call[httpintegtest.OrderOut](c, a.Topic, httpintegtest.EventOrder, in)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, out)
+	})
+	if a.Docs != nil {
+		echointeg.Docs(e.Group("/kafka"), m, a.Docs...)
+	}
 	return e
+}
+
+func TestTypedCalls(t *testing.T) {
+	t.Parallel()
+	httpintegtest.TypedCalls(t, adapter)
+}
+
+func TestDocs(t *testing.T) {
+	t.Parallel()
+	httpintegtest.Docs(t, adapter)
 }
 
 func TestConcurrentRequests(t *testing.T) {

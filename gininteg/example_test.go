@@ -3,9 +3,11 @@ package gininteg_test
 import (
 	"context"
 	"log"
+	"net/http"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kafka-broker/kafka-broker-go/asyncapi"
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/gininteg"
 )
@@ -38,6 +40,31 @@ func Example() {
 	})
 
 	// Starts the consumer, serves, and drains on SIGINT/SIGTERM.
+	if err := gininteg.Run(context.Background(), r, m, ":8080"); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// A typed call, and the docs of the service's own routers.
+func ExampleCall() {
+	type Order struct {
+		ID    int      `json:"id"`
+		Items []string `json:"items"`
+	}
+	m, err := core.NewManager(core.Config{BootstrapServers: "localhost:9092", Location: "api"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := gin.New()
+	gininteg.Docs(r, m, asyncapi.WithInfo(asyncapi.Info{Title: "API", Version: "1.0.0"})) // GET /asyncapi.json, /docs
+	api := r.Group("/", gininteg.Middleware(m))
+	api.GET("/orders/:id", func(c *gin.Context) {
+		order, err := gininteg.Call[Order](c, "billing", "orders.get", gin.H{"id": c.Param("id")})
+		if err != nil {
+			return // answered: 422 with the fields, 404 from the service, 502, 503 or 504
+		}
+		c.JSON(http.StatusOK, order)
+	})
 	if err := gininteg.Run(context.Background(), r, m, ":8080"); err != nil {
 		log.Fatal(err)
 	}

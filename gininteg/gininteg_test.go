@@ -68,7 +68,33 @@ func app(m *core.Manager, a httpintegtest.App) *gin.Engine {
 	})
 	r.GET("/readyz", gininteg.Readiness(m))
 	r.GET("/livez", gininteg.Liveness())
+	r.POST("/order", gininteg.Handler(a.Topic, httpintegtest.EventOrder))
+	r.POST("/call", func(c *gin.Context) {
+		var in map[string]any
+		if err := c.ShouldBindJSON(&in); err != nil {
+			c.AbortWithStatus(http.StatusBadRequest)
+			return
+		}
+		out, err := gininteg.Call[httpintegtest.OrderOut](c, a.Topic, httpintegtest.EventOrder, in)
+		if err != nil {
+			return
+		}
+		c.JSON(http.StatusOK, out)
+	})
+	if a.Docs != nil {
+		gininteg.Docs(r.Group("/kafka"), m, a.Docs...)
+	}
 	return r
+}
+
+func TestTypedCalls(t *testing.T) {
+	t.Parallel()
+	httpintegtest.TypedCalls(t, adapter)
+}
+
+func TestDocs(t *testing.T) {
+	t.Parallel()
+	httpintegtest.Docs(t, adapter)
 }
 
 func TestConcurrentRequests(t *testing.T) {

@@ -22,9 +22,10 @@ const HeaderCorrelationID = "X-Correlation-ID"
 // Error is a code ("reply_timeout", "closed", ...; see the package
 // documentation), Message a fixed text for people.
 type ErrorResponse struct {
-	Error         string `json:"error"`
-	Message       string `json:"message"`
-	CorrelationID string `json:"correlation_id,omitempty"`
+	Error         string            `json:"error"`
+	Message       string            `json:"message"`
+	CorrelationID string            `json:"correlation_id,omitempty"`
+	Fields        []core.FieldError `json:"fields,omitempty"` // error replies: the fields that failed validation
 }
 
 // StatusCode is the HTTP status Request answers err with: 504 for a reply

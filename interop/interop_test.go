@@ -210,6 +210,61 @@ func TestPythonRequestGoReply(t *testing.T) {
 	}
 }
 
+// a'. A Python request that a Go typed handler refuses: the Python service
+// reads the error reply (status "error", data as the package's as_reply
+// writes it, plus the fields at fault) from its consumer storage.
+func TestPythonRequestGoErrorReply(t *testing.T) {
+	const n = 2
+	type order struct {
+		Customer string `json:"customer" validate:"required"` // not in the Python payload
+		Int      int    `json:"int" validate:"max=10"`        // 42 there
+	}
+	pyLoc := kafkatest.Name(t, "py-req")
+	r := core.NewEventRouter("interop")
+	core.HandleEvent(r, "echo", func(ctx context.Context, in order) (order, error) {
+		t.Errorf("the handler ran with invalid data %+v", in)
+		return in, nil
+	})
+	root := core.NewEventRouter("root")
+	root.IncludeBinder(r)
+	cfg := kafkatest.Config(t, "go-typed")
+	cfg.ReplyTopicAllowList = []string{pyLoc}
+	m := startManager(t, cfg, root)
+	goLoc := m.Config().Location
+
+	py := startPython(t, "py_requester", "py_requester.py", goLoc,
+		"--location", pyLoc, "--responder-location", goLoc, "--event", echoEvent, "--expect-error", "422",
+		"--count", fmt.Sprint(n), "--timeout", fmt.Sprint(requestTimeout.Seconds()),
+		"--ready-timeout", fmt.Sprint(readyTimeout.Seconds()))
+	code := py.wait(t, processTimeout)
+	out := py.stdout.all()
+	if code != 0 {
+		t.Errorf("py_requester exit code %d, want 0", code)
+	}
+	if pass := linesWith(out, "PASS: "); len(pass) != 1 || pass[0] != fmt.Sprintf("PASS: %d passed, 0 failed", n) {
+		t.Errorf("py_requester result %q, want \"PASS: %d passed, 0 failed\"", linesWith(out, "PASS"), n)
+	}
+	oks := linesWith(out, "OK ")
+	if len(oks) != n {
+		t.Errorf("py_requester printed %d OK lines, want %d", len(oks), n)
+	}
+	for _, l := range oks {
+		if !strings.Contains(l, "status=error") || !strings.Contains(l, `"field":"customer","message":"customer is a required field","tag":"required"`) ||
+			!strings.Contains(l, `"field":"int"`) {
+			t.Errorf("py_requester read %q, want the error reply with the fields customer and int", l)
+		}
+	}
+	for _, l := range failures(out) {
+		t.Errorf("py_requester: %s", l)
+	}
+	// Go side: each request dead-lettered as invalid.
+	for _, rec := range kafkatest.ReadTopic(t, m.Config().DeadLetterTopic, n, time.Minute) {
+		if k := kafkatest.Header(rec, core.HeaderDLTErrorKind); k != core.DeadLetterInvalid {
+			t.Errorf("dead letter kind %q, want invalid", k)
+		}
+	}
+}
+
 // startResponder runs py_responder.py on a fresh location and waits for READY.
 func startResponder(t *testing.T) (*pyProc, string) {
 	t.Helper()
@@ -357,6 +412,31 @@ func TestGoRequestPythonReply(t *testing.T) {
 		t.Errorf("Go stats: %+v; want %d requests, none pending, timed out, late or forwarded", st, n)
 	}
 
+	// A typed call: the Python reply (status "completed", event "respond")
+	// decodes into the caller's type.
+	t.Run("typed call", func(t *testing.T) {
+		type order struct {
+			ID    int      `json:"id"`
+			Items []string `json:"items"`
+		}
+		type echoed struct {
+			Echo      order  `json:"echo"`
+			HandledBy string `json:"handled_by"`
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+		defer cancel()
+		got, rep, err := core.Call[echoed](ctx, m, pyLoc, echoEvent, order{ID: 7, Items: []string{"ünïcode", "b"}})
+		if err != nil {
+			t.Fatalf("Call to the Python responder: %v", err)
+		}
+		if got.HandledBy != "python" || got.Echo.ID != 7 || len(got.Echo.Items) != 2 || got.Echo.Items[0] != "ünïcode" {
+			t.Errorf("Call decoded %+v", got)
+		}
+		if rep.Event != "respond" || rep.Status != core.StatusCompleted || rep.RemoteError() != nil {
+			t.Errorf("reply envelope: event %q status %q", rep.Event, rep.Status)
+		}
+	})
+
 	// A Python handler that fails (here: no route) sends no reply: the Go
 	// request ends with ErrReplyTimeout, never hangs.
 	t.Run("unrouted event times out", func(t *testing.T) {
@@ -378,8 +458,9 @@ func TestGoRequestPythonReply(t *testing.T) {
 	if code := py.terminate(t); code != 0 {
 		t.Errorf("py_responder exit code %d after SIGTERM, want 0", code)
 	}
-	if stopped := linesWith(py.stdout.all(), "STOPPED"); len(stopped) != 1 || stopped[0] != fmt.Sprintf("STOPPED handled=%d", n) {
-		t.Errorf("py_responder printed %q, want \"STOPPED handled=%d\"", stopped, n)
+	// n requests and the typed call.
+	if stopped := linesWith(py.stdout.all(), "STOPPED"); len(stopped) != 1 || stopped[0] != fmt.Sprintf("STOPPED handled=%d", n+1) {
+		t.Errorf("py_responder printed %q, want \"STOPPED handled=%d\"", stopped, n+1)
 	}
 	if processAlive(py.consumerPID) {
 		t.Errorf("py_responder exited but its forked consumer (pid %d) runs on", py.consumerPID)

@@ -9,6 +9,9 @@ package's ``consumer_storage.consume(correlation_id)`` and checks the reply:
   is keyed by the record key, so a reply with another key is never found);
 * status ``"completed"``;
 * data equal (types included) to ``{"echo": <request data>, "handled_by": <responder>}``;
+  with ``--expect-error CODE``, an error reply instead: status ``"error"`` and data
+  ``{"message": <text>, "status_code": CODE, "payload": <request data>, "fields": [{"field", "tag",
+  "message"}, ...]}``, the shape of the package's own ``EventObject.as_reply`` plus the fields;
 * audit log of exactly two entries: ours (location = our location, the
   responder set ``time_received``) and the responder's (location = responder
   location, our consumer set ``time_received``), times as integer unix seconds.
@@ -115,6 +118,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--count", type=int, default=int(env("INTEROP_COUNT", "3")))
     p.add_argument("--ready-timeout", type=float, default=float(env("INTEROP_READY_TIMEOUT", "60")))
     p.add_argument("--partitions", type=int, default=int(env("INTEROP_PARTITIONS", "3")))
+    p.add_argument("--expect-error", type=int, default=int(env("INTEROP_EXPECT_ERROR", "0")),
+                   help="expect error replies with this status_code (and field errors) instead of echoes")
     p.add_argument("--poison", default=env("INTEROP_POISON", ""),
                    help="comma-separated bad records to produce before the requests: nan")
     a = p.parse_args()
@@ -283,12 +288,16 @@ def check_reply(args, cid: str, payload: dict, reply, t_before: float, t_after: 
     errs: list[str] = []
     if str(reply.correlation_id) != cid or not isinstance(reply.correlation_id, str):
         errs.append(f"correlation_id {reply.correlation_id!r}, want {cid!r}")
-    if reply.status != "completed":
-        errs.append(f"status {reply.status!r}, want 'completed'")
-    want_data = {"echo": payload, "handled_by": args.handled_by}
-    d = strict_diff(want_data, reply.data)
-    if d:
-        errs.append(d)
+    if args.expect_error:
+        errs += check_error_data(args, payload, reply)
+        want_data = reply.data
+    else:
+        if reply.status != "completed":
+            errs.append(f"status {reply.status!r}, want 'completed'")
+        want_data = {"echo": payload, "handled_by": args.handled_by}
+        d = strict_diff(want_data, reply.data)
+        if d:
+            errs.append(d)
 
     audit = reply.audit_log
     if not isinstance(audit, list) or len(audit) != 2:
@@ -329,6 +338,31 @@ def check_reply(args, cid: str, payload: dict, reply, t_before: float, t_after: 
     errs += check_unix_seconds(theirs["time_received"], "audit_log[1].time_received", t_before, t_after)
     if type(mine["time_sent"]) is int and type(theirs["time_sent"]) is int and theirs["time_sent"] < mine["time_sent"]:
         errs.append(f"reply time_sent {theirs['time_sent']} before request time_sent {mine['time_sent']}")
+    return errs
+
+
+def check_error_data(args, payload: dict, reply) -> list[str]:
+    """An error reply as the package's as_reply() shapes one, plus the fields at fault."""
+    errs: list[str] = []
+    if reply.status != "error":
+        errs.append(f"status {reply.status!r}, want 'error'")
+    data = reply.data
+    if not isinstance(data, dict):
+        return errs + [f"data is {type(data).__name__}, want an object"]
+    if not isinstance(data.get("message"), str) or not data["message"]:
+        errs.append(f"data.message {data.get('message')!r}, want a text")
+    if data.get("status_code") != args.expect_error or type(data.get("status_code")) is not int:
+        errs.append(f"data.status_code {data.get('status_code')!r}, want {args.expect_error}")
+    d = strict_diff(payload, data.get("payload"), "data.payload")
+    if d:
+        errs.append(d)
+    fields = data.get("fields")
+    if not isinstance(fields, list) or not fields:
+        errs.append(f"data.fields {fields!r}, want a non-empty list")
+    else:
+        for i, f in enumerate(fields):
+            if not isinstance(f, dict) or not all(isinstance(f.get(k), str) and f.get(k) for k in ("field", "tag", "message")):
+                errs.append(f"data.fields[{i}] {f!r}, want {{field, tag, message}} texts")
     return errs
 
 
@@ -376,8 +410,10 @@ async def run(args, broker_manager, EventObject, consumer_proc) -> int:
             failures += 1
             log(f"FAIL: reply {cid}:\n  - " + "\n  - ".join(errs))
         else:
+            fields = reply.data.get("fields") if isinstance(reply.data, dict) else None
             log(f"OK {cid} status={reply.status} event={reply.event} "
-                f"hops={[e['location'] for e in reply.audit_log]}")
+                f"hops={[e['location'] for e in reply.audit_log]}"
+                + (f" fields={json.dumps(fields, sort_keys=True, separators=(',', ':'))}" if fields else ""))
 
     ok = args.count - failures
     log(f"{'PASS' if not failures else 'FAIL'}: {ok} passed, {failures} failed")

@@ -6,7 +6,8 @@
 //	go run ./examples/echo -role=api      # only the API (needs KAFKA_BOOTSTRAP_SERVERS)
 //
 // Without KAFKA_BOOTSTRAP_SERVERS it starts an embedded in-memory broker. The
-// API listens on $PORT (default 8080).
+// API listens on $PORT (default 8080); http://localhost:8080/docs describes
+// the worker's events.
 package main
 
 import (
@@ -20,9 +21,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/kafka-broker/kafka-broker-go/asyncapi"
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/echointeg"
 	"github.com/kafka-broker/kafka-broker-go/examples/internal/devenv"
+	"github.com/kafka-broker/kafka-broker-go/examples/worker"
 )
 
 const (
@@ -49,27 +52,29 @@ func serveAPI(ctx context.Context, brokers string) error {
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/livez", echointeg.Liveness())
 	e.GET("/readyz", echointeg.Readiness(m))
+	// GET /asyncapi.json and /docs: the worker's events, from its router
+	// (asyncapi.WithTryIt would add a form to send requests from the page).
+	echointeg.Docs(e, m,
+		asyncapi.WithInfo(asyncapi.Info{Title: "Echo example worker", Version: "1.0.0"}),
+		asyncapi.WithService(asyncapi.Service{Location: workerLocation, Router: worker.Router(workerLocation)}))
 
 	api := e.Group("", echointeg.Middleware(m))
 	// Path parameters become the event's data: {"name": "Ada"}.
 	api.GET("/hello/:name", echointeg.Handler(workerLocation, "greeter.hello"))
-	// The JSON body becomes the event's data: {"n": 21}.
+	// The JSON body becomes the event's data: {"n": 21}. Invalid data gets
+	// the worker's 422 with the fields at fault.
 	api.POST("/double", echointeg.Handler(workerLocation, "math.double"))
-	// The same by hand, with the await helper.
+	// The same with a typed call: the reply decoded into worker.DoubleOut.
 	api.GET("/double/:n", func(c echo.Context) error {
 		n, err := strconv.ParseFloat(c.Param("n"), 64)
 		if err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, "n must be a number")
 		}
-		ev, err := core.NewEventObject("math.double", map[string]float64{"n": n})
+		out, err := echointeg.Call[worker.DoubleOut](c, workerLocation, "math.double", worker.DoubleIn{N: &n})
 		if err != nil {
-			return err
+			return err // 422, 502, 503 or 504 with a JSON error
 		}
-		rep, err := echointeg.Request(c, workerLocation, ev)
-		if err != nil {
-			return err // 502, 503 or 504 with a JSON error
-		}
-		return echointeg.Respond(c, rep)
+		return c.JSON(http.StatusOK, out)
 	})
 
 	port := devenv.Port()
@@ -77,5 +82,6 @@ func serveAPI(ctx context.Context, brokers string) error {
 	return echointeg.Run(ctx, e, m, ":"+port, echointeg.WithSignals(), echointeg.WithOnReady(func(addr net.Addr) {
 		slog.Info("echo example ready; try:")
 		fmt.Println(devenv.CurlLine(port, "/hello/Ada"))
+		fmt.Println("docs: http://localhost:" + port + "/docs")
 	}))
 }

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 
+	"github.com/kafka-broker/kafka-broker-go/asyncapi"
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/examples/fx/greeter"
 	"github.com/kafka-broker/kafka-broker-go/examples/internal/devenv"
@@ -104,6 +105,8 @@ func newServer(p serverParams) *http.Server {
 	e := gin.New()
 	e.Use(gin.Recovery(), gininteg.Middleware(p.Manager))
 	e.GET("/greet/:name", greet)
+	// GET /asyncapi.json and /docs: the events of the app's routers.
+	gininteg.Docs(e, p.Manager, asyncapi.WithInfo(asyncapi.Info{Title: "fx example", Version: "1.0.0"}))
 
 	port := devenv.Port()
 	srv := &http.Server{Addr: ":" + port, Handler: e, ReadHeaderTimeout: 10 * time.Second}
@@ -120,7 +123,7 @@ func newServer(p serverParams) *http.Server {
 				}
 			}()
 			p.Log.Info("HTTP API ready", "addr", ln.Addr().String())
-			fmt.Printf("Try it:\n  %s\n", devenv.CurlLine(port, "/greet/gopher"))
+			fmt.Printf("Try it:\n  %s\n  docs: http://localhost:%s/docs\n", devenv.CurlLine(port, "/greet/gopher"), port)
 			return nil
 		},
 		OnStop: srv.Shutdown,

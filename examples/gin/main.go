@@ -1,12 +1,14 @@
 // Command gin is the Gin example: an HTTP API whose handlers ask a worker over
-// Kafka and answer with its reply.
+// Kafka and answer with its reply, and a docs page of the worker's events.
 //
 //	go run ./examples/gin                # API and worker in one process
 //	go run ./examples/gin -role=worker   # only the worker (needs KAFKA_BOOTSTRAP_SERVERS)
 //	go run ./examples/gin -role=api      # only the API (needs KAFKA_BOOTSTRAP_SERVERS)
 //
 // Without KAFKA_BOOTSTRAP_SERVERS it starts an embedded in-memory broker. The
-// API listens on $PORT (default 8080).
+// API listens on $PORT (default 8080); http://localhost:8080/docs describes
+// the worker's events and, as this is a development example, lets you send
+// requests from the page ("try it").
 package main
 
 import (
@@ -21,8 +23,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/kafka-broker/kafka-broker-go/asyncapi"
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/examples/internal/devenv"
+	"github.com/kafka-broker/kafka-broker-go/examples/worker"
 	"github.com/kafka-broker/kafka-broker-go/gininteg"
 )
 
@@ -38,6 +42,16 @@ func main() {
 }
 
 func serveAPI(ctx context.Context, brokers string) error {
+	port := devenv.Port()
+	return runAPI(ctx, brokers, ":"+port, func(net.Addr) {
+		slog.Info("gin example ready; try:")
+		fmt.Println(devenv.CurlLine(port, "/hello/Ada"))
+		fmt.Println("docs: http://localhost:" + port + "/docs")
+	})
+}
+
+// runAPI serves the API on addr until ctx ends; ready is called once it serves.
+func runAPI(ctx context.Context, brokers, addr string, ready func(net.Addr)) error {
 	m, err := core.NewManager(core.Config{
 		BootstrapServers: brokers,
 		Location:         apiLocation,
@@ -54,34 +68,47 @@ func serveAPI(ctx context.Context, brokers string) error {
 	r.GET("/livez", gininteg.Liveness())
 	r.GET("/readyz", gininteg.Readiness(m))
 
+	// GET /asyncapi.json and /docs: the worker's events, from its router.
+	// WithTryIt lets the page send requests through m: fine for development,
+	// not for a public API.
+	gininteg.Docs(r, m,
+		asyncapi.WithInfo(asyncapi.Info{Title: "Gin example worker", Version: "1.0.0",
+			Description: "The events the Gin example's API sends to its worker."}),
+		asyncapi.WithService(asyncapi.Service{Location: workerLocation, Router: worker.Router(workerLocation)}),
+		asyncapi.WithTryIt())
+
 	api := r.Group("/", gininteg.Middleware(m))
 	// Path parameters become the event's data: {"name": "Ada"}.
 	api.GET("/hello/:name", gininteg.Handler(workerLocation, "greeter.hello"))
-	// The JSON body becomes the event's data: {"n": 21}.
+	// The JSON body becomes the event's data: {"n": 21}. Invalid data gets
+	// the worker's 422 with the fields at fault.
 	api.POST("/double", gininteg.Handler(workerLocation, "math.double"))
-	// The same by hand, with the await helper.
+	// The same with a typed call: the reply decoded into worker.DoubleOut.
 	api.GET("/double/:n", func(c *gin.Context) {
 		n, err := strconv.ParseFloat(c.Param("n"), 64)
 		if err != nil {
 			c.JSON(http.StatusBadRequest, gin.H{"error": "n must be a number"})
 			return
 		}
-		ev, err := core.NewEventObject("math.double", gin.H{"n": n})
+		out, err := gininteg.Call[worker.DoubleOut](c, workerLocation, "math.double", worker.DoubleIn{N: &n})
 		if err != nil {
-			c.AbortWithStatus(http.StatusInternalServerError)
+			return // answered: 422, 502, 503 or 504 with a JSON error
+		}
+		c.JSON(http.StatusOK, out)
+	})
+	// An event: sent, not awaited.
+	api.POST("/bye/:name", func(c *gin.Context) {
+		ev, err := core.NewEventObject("greeter.bye", worker.Bye{Name: c.Param("name")})
+		if err == nil {
+			err = m.Produce(c.Request.Context(), workerLocation, ev)
+		}
+		if err != nil {
+			c.JSON(http.StatusBadGateway, gin.H{"error": "not sent"})
 			return
 		}
-		rep, err := gininteg.Request(c, workerLocation, ev)
-		if err != nil {
-			return // answered 502, 503 or 504 with a JSON error
-		}
-		gininteg.Respond(c, rep)
+		c.Status(http.StatusAccepted)
 	})
 
-	port := devenv.Port()
 	// ctx already ends on SIGINT and SIGTERM.
-	return gininteg.Run(ctx, r, m, ":"+port, gininteg.WithSignals(), gininteg.WithOnReady(func(addr net.Addr) {
-		slog.Info("gin example ready; try:")
-		fmt.Println(devenv.CurlLine(port, "/hello/Ada"))
-	}))
+	return gininteg.Run(ctx, r, m, addr, gininteg.WithSignals(), gininteg.WithOnReady(ready))
 }

@@ -6,23 +6,52 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 )
+
+// HelloIn is the data of greeter.hello.
+type HelloIn struct {
+	Name string `json:"name" validate:"required,max=40" jsonschema:"description=Who to greet,example=Ada"`
+}
+
+// HelloOut is the reply to greeter.hello.
+type HelloOut struct {
+	Message string `json:"message"`
+}
+
+// DoubleIn is the data of math.double.
+type DoubleIn struct {
+	N *float64 `json:"n" validate:"required" jsonschema:"description=The number to double,example=21"`
+}
+
+// DoubleOut is the reply to math.double.
+type DoubleOut struct {
+	N float64 `json:"n"`
+}
+
+// Bye is the data of greeter.bye, an event: nobody waits for a reply.
+type Bye struct {
+	Name string `json:"name" validate:"required" jsonschema:"example=Ada"`
+}
 
 // Router answers
 //
 //	greeter.hello {"name":"Ada"}  with {"message":"Hello, Ada!"}
 //	math.double   {"n":21}        with {"n":42}
 //
-// and sets the HTTP status of the API's response through "http_status" when
-// the request is invalid. location, the worker's topic, names the root router.
+// and logs the event greeter.bye {"name":"Ada"}. The handlers are typed: the
+// data is decoded and validated before they run, and a request with invalid
+// data gets an error reply with the fields at fault (422 through the HTTP
+// adapters). location, the worker's topic, names the root router.
 func Router(location string) *core.EventRouter {
 	greeter := core.NewEventRouter("greeter")
-	greeter.BindEvent("hello", hello)
+	core.HandleEvent(greeter, "hello", hello)
+	core.OnEvent(greeter, "bye", bye)
 	math := core.NewEventRouter("math")
-	math.BindEvent("double", double)
+	core.HandleEvent(math, "double", double)
 
 	root := core.NewEventRouter(location)
 	root.IncludeBinder(greeter)
@@ -47,31 +76,15 @@ func Start(ctx context.Context, brokers, location string) (*core.Manager, error)
 	return w, nil
 }
 
-func hello(ctx context.Context, ev *core.EventObject) error {
-	var in struct {
-		Name string `json:"name"`
-	}
-	if err := ev.Decode(&in); err != nil || in.Name == "" {
-		return reply(ctx, ev, map[string]any{"http_status": 400, "error": "name is required"})
-	}
-	return reply(ctx, ev, map[string]string{"message": fmt.Sprintf("Hello, %s!", in.Name)})
+func hello(ctx context.Context, in HelloIn) (HelloOut, error) {
+	return HelloOut{Message: fmt.Sprintf("Hello, %s!", in.Name)}, nil
 }
 
-func double(ctx context.Context, ev *core.EventObject) error {
-	var in struct {
-		N *float64 `json:"n"`
-	}
-	if err := ev.Decode(&in); err != nil || in.N == nil {
-		return reply(ctx, ev, map[string]any{"http_status": 400, "error": "n (a number) is required"})
-	}
-	return reply(ctx, ev, map[string]float64{"n": *in.N * 2})
+func double(ctx context.Context, in DoubleIn) (DoubleOut, error) {
+	return DoubleOut{N: *in.N * 2}, nil
 }
 
-// reply answers ev with the Manager that runs the handler.
-func reply(ctx context.Context, ev *core.EventObject, data any) error {
-	m, ok := core.FromContext(ctx)
-	if !ok {
-		return core.Permanent(fmt.Errorf("worker: no manager in the handler's context"))
-	}
-	return m.Reply(ctx, ev, data)
+func bye(ctx context.Context, in Bye) error {
+	slog.InfoContext(ctx, "worker: goodbye", "name", in.Name)
+	return nil
 }

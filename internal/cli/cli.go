@@ -53,6 +53,7 @@ var commands = []command{
 	{"request", "send an event, wait for its reply and print the reply", runRequest},
 	{"produce", "send an event", runProduce},
 	{"tail", "print the events of topics as they arrive", runTail},
+	{"docs", "print the events a service handles, from its AsyncAPI document", runDocs},
 	{"version", "print the version", runVersion},
 }
 

@@ -18,9 +18,10 @@ var ErrInvalidBody = errors.New("request body is not valid JSON")
 // ErrorResponse is the JSON body of an error response. The adapters export
 // the same struct under their own name.
 type ErrorResponse struct {
-	Error         string `json:"error"`
-	Message       string `json:"message"`
-	CorrelationID string `json:"correlation_id,omitempty"`
+	Error         string            `json:"error"`
+	Message       string            `json:"message"`
+	CorrelationID string            `json:"correlation_id,omitempty"`
+	Fields        []core.FieldError `json:"fields,omitempty"`
 }
 
 // Error codes, the "error" member of an ErrorResponse.
@@ -42,7 +43,10 @@ const (
 // clients need not see.
 func Classify(err error) (int, ErrorResponse) {
 	var tooLarge *http.MaxBytesError
+	var remote *core.RemoteError
 	switch {
+	case errors.As(err, &remote):
+		return ClassifyRemote(remote)
 	case errors.Is(err, core.ErrReplyTimeout):
 		return http.StatusGatewayTimeout, ErrorResponse{Error: CodeReplyTimeout, Message: "no reply before the deadline"}
 	case errors.Is(err, context.DeadlineExceeded):

@@ -199,3 +199,38 @@ func TestTrackerAbandon(t *testing.T) {
 		t.Errorf("wait after the handler returned: %v", err)
 	}
 }
+
+func TestClassifyRemote(t *testing.T) {
+	fields := []core.FieldError{{Field: "n", Tag: "required", Message: "n is a required field"}}
+	tests := []struct {
+		name    string
+		re      *core.RemoteError
+		status  int
+		code    string
+		message string
+		fields  int
+	}{
+		{"validation", &core.RemoteError{StatusCode: 422, Message: "n is a required field", Fields: fields}, 422, CodeInvalid, "n is a required field", 1},
+		{"undecodable", &core.RemoteError{StatusCode: 400, Message: "data must be an object"}, 400, CodeInvalid, "data must be an object", 0},
+		{"not found", &core.RemoteError{StatusCode: 404, Message: "no such order"}, 404, CodeRejected, "no such order", 0},
+		{"handler failure", &core.RemoteError{StatusCode: 500, Message: "database password wrong"}, 502, CodeRemoteError, "the service answered with an error", 0},
+		{"no status code", &core.RemoteError{Message: "boom"}, 502, CodeRemoteError, "the service answered with an error", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.re.CorrelationID = "c1"
+			status, body := Classify(fmt.Errorf("call: %w", tt.re))
+			if status != tt.status || body.Error != tt.code || body.Message != tt.message || len(body.Fields) != tt.fields || body.CorrelationID != "c1" {
+				t.Errorf("Classify = %d %+v, want %d %s %q with %d fields", status, body, tt.status, tt.code, tt.message, tt.fields)
+			}
+		})
+	}
+	// Response answers an error reply the same way.
+	rep := &core.EventObject{CorrelationID: "c2", Status: core.StatusError,
+		Data: json.RawMessage(`{"message":"n is a required field","status_code":422,"payload":{},"fields":[{"field":"n","tag":"required","message":"n is a required field"}]}`)}
+	status, body := Response(rep)
+	want := `{"error":"invalid","message":"n is a required field","correlation_id":"c2","fields":[{"field":"n","tag":"required","message":"n is a required field"}]}`
+	if status != 422 || !jsonEqual(t, body, []byte(want)) {
+		t.Errorf("Response(error reply) = %d %s, want 422 %s", status, body, want)
+	}
+}

@@ -75,7 +75,11 @@ const StatusField = "http_status"
 // Response is the HTTP status and body answering a reply: the reply's data,
 // with the status taken from its StatusField member (removed from the body)
 // when that is an integer from 200 to 599, else 200. A 204 or 304 has no body.
+// An error reply is answered as ClassifyRemote says.
 func Response(rep *core.EventObject) (int, []byte) {
+	if re := rep.RemoteError(); re != nil {
+		return remoteResponse(re)
+	}
 	status, body := splitStatus(rep.Data)
 	if status == http.StatusNoContent || status == http.StatusNotModified {
 		return status, nil
@@ -107,4 +111,20 @@ func splitStatus(data json.RawMessage) (int, []byte) {
 		return http.StatusOK, data
 	}
 	return status, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// Call is core.Call with the Manager carried by ctx, its wait bounded by
+// timeout when positive. The reply is returned with an error reply too.
+func Call[Out any](ctx context.Context, topic, event string, in any, timeout time.Duration) (Out, *core.EventObject, error) {
+	m, ok := core.FromContext(ctx)
+	if !ok {
+		var zero Out
+		return zero, nil, ErrNoManager
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	return core.Call[Out](ctx, m, topic, event, in)
 }

@@ -5,7 +5,6 @@ package greeter
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"go.uber.org/fx"
@@ -29,24 +28,18 @@ type Greeting struct {
 	Message string `json:"message"`
 }
 
-// NewRouter routes "greet.hello" to a handler that replies with a greeting.
+// NewRouter routes "greet.hello" to a typed handler that replies with a
+// greeting.
 func NewRouter() *core.EventRouter {
 	r := core.NewEventRouter("greet")
-	r.BindEvent("hello", hello)
+	core.HandleEvent(r, "hello", hello)
 	return r
 }
 
-func hello(ctx context.Context, ev *core.EventObject) error {
-	var in Hello
-	if err := ev.Decode(&in); err != nil {
-		return core.Permanent(err) // retrying will not fix bad data
+func hello(ctx context.Context, in Hello) (Greeting, error) {
+	name := strings.TrimSpace(in.Name)
+	if name == "" {
+		name = "stranger"
 	}
-	if strings.TrimSpace(in.Name) == "" {
-		in.Name = "stranger"
-	}
-	m, ok := core.FromContext(ctx)
-	if !ok {
-		return core.Permanent(errors.New("greeter: no manager in the handler's context"))
-	}
-	return m.Reply(ctx, ev, Greeting{Message: "Hello, " + in.Name + "!"})
+	return Greeting{Message: "Hello, " + name + "!"}, nil
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafka-broker/kafka-broker-go/asyncapi"
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
@@ -28,9 +29,23 @@ const (
 
 // Event names the responder handles.
 const (
-	EventEcho = "test.echo" // replies with the request's data
-	EventHold = "test.hold" // hands the request to the test, which may reply
+	EventEcho  = "test.echo"  // replies with the request's data
+	EventHold  = "test.hold"  // hands the request to the test, which may reply
+	EventOrder = "test.order" // typed: OrderIn -> OrderOut (see StartResponder)
 )
+
+// OrderIn is the data of EventOrder.
+type OrderIn struct {
+	Name string `json:"name" validate:"required"`
+	Qty  int    `json:"qty" validate:"min=1,max=10"`
+}
+
+// OrderOut is the reply to EventOrder.
+type OrderOut struct {
+	Name  string `json:"name"`
+	Qty   int    `json:"qty"`
+	Total int    `json:"total"`
+}
 
 // App describes the routes an adapter's test app serves, all behind its
 // Middleware except that an observing middleware wraps everything:
@@ -42,8 +57,12 @@ const (
 //	GET /custom              Handler(Topic, EventEcho, WithEventData(CustomData))
 //	GET /manager             200 {"adapter": Manager(c) == m, "context": core.FromContext(request ctx) == m}
 //	GET /readyz, /livez      Readiness(m), Liveness()
+//	POST /order              Handler(Topic, EventOrder)
+//	POST /call               Call[OrderOut](Topic, EventOrder, the JSON body), answered with 200 and the OrderOut
+//	/kafka/...               Docs(group /kafka, m, Docs...) when Docs is not nil
 type App struct {
 	Topic       string
+	Docs        []asyncapi.Option
 	HoldTimeout time.Duration
 	// Began is called as a request enters the app, with its route pattern.
 	Began func(route string)
@@ -125,10 +144,12 @@ func Start(t testing.TB, m *core.Manager) {
 	}
 }
 
-// Responder is a service answering EventEcho and holding EventHold for the test.
+// Responder is a service answering EventEcho and EventOrder, and holding
+// EventHold for the test.
 type Responder struct {
 	Location string
 	M        *core.Manager
+	Router   *core.EventRouter
 	held     chan *core.EventObject
 }
 
@@ -145,8 +166,19 @@ func StartResponder(t testing.TB, opts ...core.Option) *Responder {
 		r.held <- ev
 		return nil
 	})
+	// Names "taken" and "broken" get error replies of the handler's choice.
+	core.HandleEvent(test, "order", func(ctx context.Context, in OrderIn) (OrderOut, error) {
+		switch in.Name {
+		case "taken":
+			return OrderOut{}, core.ErrorReply(http.StatusConflict, "name %q is taken", in.Name)
+		case "broken":
+			return OrderOut{}, core.ErrorReply(http.StatusInternalServerError, "database down")
+		}
+		return OrderOut{Name: in.Name, Qty: in.Qty, Total: 3 * in.Qty}, nil
+	})
 	root := core.NewEventRouter("responder")
 	root.IncludeBinder(test)
+	r.Router = root
 	m.SetRouter(root)
 	Start(t, m)
 	return r
