@@ -4,19 +4,35 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
+// admin runs the cluster-level calls: metadata, topic creation and the
+// reachability check. It lives as long as the producer it was made from.
+type admin struct {
+	brokers string
+	log     *slog.Logger
+	closing <-chan struct{} // the manager's Close began: stop retrying
+
+	mu     sync.RWMutex // write-held while it closes
+	a      *kafka.AdminClient
+	closed bool
+}
+
+// topicSpec says how missing topics are created.
+type topicSpec struct {
+	partitions, replicationFactor int
+}
+
 // ensureTopics creates the topics that do not exist. A librdkafka consumer
 // does not create the topics it subscribes to, so the Location, reply and
 // dead-letter topics are created here.
-func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
-	if m.cfg.DisableTopicCreation {
-		return nil
-	}
-	md, err := m.metadata(ctx)
+func (ad *admin) ensureTopics(ctx context.Context, spec topicSpec, topics ...string) error {
+	md, err := ad.metadata(ctx)
 	if err != nil {
 		return err
 	}
@@ -30,29 +46,29 @@ func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
 		if tm, ok := md.Topics[t]; ok && tm.Error.Code() == kafka.ErrNoError && len(tm.Partitions) > 0 {
 			continue
 		}
-		rf := m.cfg.ReplicationFactor
+		rf := spec.replicationFactor
 		if rf == 0 {
 			rf = -1
 		}
-		specs = append(specs, kafka.TopicSpecification{Topic: t, NumPartitions: m.cfg.TopicPartitions, ReplicationFactor: rf})
+		specs = append(specs, kafka.TopicSpecification{Topic: t, NumPartitions: spec.partitions, ReplicationFactor: rf})
 	}
 	if len(specs) == 0 {
 		return nil
 	}
 	for {
-		res, err := m.admin.CreateTopics(ctx, specs, kafka.SetAdminOperationTimeout(time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond))
+		res, err := ad.createTopics(ctx, specs)
 		if err != nil {
 			if ctx.Err() != nil {
-				return m.ctxError("create topics", ctx.Err())
+				return fmt.Errorf("kafka-broker: create topics (brokers %s): %w", ad.brokers, ctx.Err())
 			}
-			return fmt.Errorf("kafka-broker: create topics (brokers %s): %w", m.cfg.BootstrapServers, err)
+			return fmt.Errorf("kafka-broker: create topics (brokers %s): %w", ad.brokers, err)
 		}
 		var retry []kafka.TopicSpecification
 		var last error
 		for i, r := range res {
 			switch code := r.Error.Code(); {
 			case code == kafka.ErrNoError:
-				m.log.Info("kafka-broker: created topic", "topic", r.Topic, "partitions", m.cfg.TopicPartitions)
+				ad.log.Info("kafka-broker: created topic", "topic", r.Topic, "partitions", spec.partitions)
 			case code == kafka.ErrTopicAlreadyExists:
 			case r.Error.IsRetriable() || code == kafka.ErrInvalidReplicationFactor || code == kafka.ErrBrokerNotAvailable ||
 				code == kafka.ErrNotController || code == kafka.ErrRequestTimedOut:
@@ -69,12 +85,21 @@ func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
 		specs = retry
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kafka-broker: create topics (brokers %s, last error: %v): %w", m.cfg.BootstrapServers, last, ctx.Err())
-		case <-m.closing:
+			return fmt.Errorf("kafka-broker: create topics (brokers %s, last error: %v): %w", ad.brokers, last, ctx.Err())
+		case <-ad.closing:
 			return ErrClosed
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func (ad *admin) createTopics(ctx context.Context, specs []kafka.TopicSpecification) ([]kafka.TopicResult, error) {
+	ad.mu.RLock()
+	defer ad.mu.RUnlock()
+	if ad.closed {
+		return nil, ErrClosed
+	}
+	return ad.a.CreateTopics(ctx, specs, kafka.SetAdminOperationTimeout(time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond))
 }
 
 // timeoutMs bounds one blocking broker call: the time left before ctx's
@@ -93,9 +118,9 @@ func timeoutMs(ctx context.Context, def time.Duration) int {
 
 // metadata reads the cluster's metadata, retrying while the brokers cannot be
 // reached, until ctx ends.
-func (m *Manager) metadata(ctx context.Context) (*kafka.Metadata, error) {
+func (ad *admin) metadata(ctx context.Context) (*kafka.Metadata, error) {
 	for {
-		md, err := m.admin.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
+		md, err := ad.getMetadata(ctx, 10*time.Second)
 		if err == nil {
 			return md, nil
 		}
@@ -103,14 +128,57 @@ func (m *Manager) metadata(ctx context.Context) (*kafka.Metadata, error) {
 		retriable := errors.As(err, &kerr) && (kerr.Code() == kafka.ErrTransport ||
 			kerr.Code() == kafka.ErrAllBrokersDown || kerr.Code() == kafka.ErrTimedOut || kerr.IsRetriable())
 		if !retriable {
-			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s): %w", m.cfg.BootstrapServers, err)
+			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s): %w", ad.brokers, err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s, last error: %v): %w", m.cfg.BootstrapServers, err, ctx.Err())
-		case <-m.closing:
+			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s, last error: %v): %w", ad.brokers, err, ctx.Err())
+		case <-ad.closing:
 			return nil, ErrClosed
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+func (ad *admin) getMetadata(ctx context.Context, def time.Duration) (*kafka.Metadata, error) {
+	ad.mu.RLock()
+	defer ad.mu.RUnlock()
+	if ad.closed {
+		return nil, ErrClosed
+	}
+	return ad.a.GetMetadata(nil, true, timeoutMs(ctx, def))
+}
+
+// describeTopic is the topic directory's way to ask: DescribeTopics never
+// creates the topic it names.
+func (ad *admin) describeTopic(ctx context.Context, topic string) (topicInfo, error) {
+	ad.mu.RLock()
+	defer ad.mu.RUnlock()
+	if ad.closed {
+		return topicInfo{}, ErrClosed
+	}
+	return describeWith(ad.a)(ctx, topic)
+}
+
+// ping makes a metadata round trip, bounded by ctx (at most 5s).
+func (ad *admin) ping(ctx context.Context) error {
+	ad.mu.RLock()
+	defer ad.mu.RUnlock()
+	if ad.closed {
+		return ErrClosed
+	}
+	if _, err := ad.a.GetMetadata(nil, false, timeoutMs(ctx, 5*time.Second)); err != nil {
+		return fmt.Errorf("kafka-broker: brokers %s unreachable: %w", ad.brokers, err)
+	}
+	return nil
+}
+
+// close releases the admin client; later calls fail with ErrClosed.
+func (ad *admin) close() {
+	ad.mu.Lock()
+	defer ad.mu.Unlock()
+	if !ad.closed {
+		ad.closed = true
+		ad.a.Close()
 	}
 }

@@ -233,7 +233,7 @@ func BenchmarkHandleRecord(b *testing.B) {
 	b.SetBytes(int64(len(msg.Value)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if !m.handleRecord(m.handlerCtx, msg) {
+		if !m.dispatch.handle(m.handlerCtx, msg) {
 			b.Fatal("not handled")
 		}
 	}

@@ -10,6 +10,7 @@ import (
 // Defaults applied by NewManager to zero Config fields.
 const (
 	DefaultRequestTimeout     = 30 * time.Second
+	DefaultProduceTimeout     = 30 * time.Second
 	DefaultMaxPendingRequests = 10_000
 	DefaultStorageMaxEvents   = 10_000
 	DefaultStorageMaxBytes    = 64 << 20
@@ -40,6 +41,10 @@ type Config struct {
 
 	// RequestTimeout bounds Request when its ctx has no deadline. Default 30s.
 	RequestTimeout time.Duration
+	// ProduceTimeout bounds Produce and Reply when their ctx has no
+	// deadline: the wait for the broker's acknowledgement (librdkafka would
+	// wait 5 minutes for a broker that is down). Default 30s.
+	ProduceTimeout time.Duration
 	// MaxPendingRequests bounds requests awaiting replies; past it Request
 	// fails at once with ErrTooManyPending. Default 10,000.
 	MaxPendingRequests int
@@ -116,6 +121,15 @@ type Config struct {
 	// DrainTimeout bounds the wait for in-flight handlers of partitions
 	// revoked in a rebalance. Default 30s.
 	DrainTimeout time.Duration
+
+	// InstanceID, when set, makes this instance a static member of its
+	// consumer group (librdkafka's group.instance.id): restarted with the
+	// same InstanceID (a StatefulSet pod name, say), it gets its partitions
+	// back at once, without a rebalance. Each instance needs its own. The
+	// catch: a static member does not leave the group when it closes, so its
+	// partitions wait for the session timeout when it is gone for good.
+	// Env: KAFKA_GROUP_INSTANCE_ID.
+	InstanceID string
 }
 
 func (c *Config) setDefaults() {
@@ -124,6 +138,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.ProduceTimeout == 0 {
+		c.ProduceTimeout = DefaultProduceTimeout
 	}
 	if c.MaxPendingRequests == 0 {
 		c.MaxPendingRequests = DefaultMaxPendingRequests
@@ -187,6 +204,8 @@ func (c Config) Validate() error {
 		return &ConfigError{"DeadLetterTopic", "not a valid topic name: " + strconv.Quote(c.DeadLetterTopic)}
 	case c.RequestTimeout < 0:
 		return &ConfigError{"RequestTimeout", "must not be negative"}
+	case c.ProduceTimeout < 0:
+		return &ConfigError{"ProduceTimeout", "must not be negative"}
 	case c.MaxPendingRequests < 0:
 		return &ConfigError{"MaxPendingRequests", "must not be negative"}
 	case c.StorageMaxEvents < 0:
@@ -244,6 +263,7 @@ func ValidTopic(t string) bool {
 //	KAFKA_BOOTSTRAP_SERVERS   BootstrapServers (required)
 //	KAFKA_LOCATION            Location (required)
 //	KAFKA_GROUP_ID            GroupID
+//	KAFKA_GROUP_INSTANCE_ID   InstanceID
 //	KAFKA_REQUEST_TIMEOUT     RequestTimeout (a Go duration, e.g. 10s)
 //	KAFKA_REPLY_TOPIC         ReplyTopic
 //	KAFKA_REPLY_TOPIC_ALLOW_LIST  ReplyTopicAllowList, comma-separated
@@ -262,6 +282,7 @@ func ConfigFromEnv() (Config, error) {
 	c.BootstrapServers = os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
 	c.Location = os.Getenv("KAFKA_LOCATION")
 	c.GroupID = os.Getenv("KAFKA_GROUP_ID")
+	c.InstanceID = os.Getenv("KAFKA_GROUP_INSTANCE_ID")
 	c.ReplyTopic = os.Getenv("KAFKA_REPLY_TOPIC")
 	c.DeadLetterTopic = os.Getenv("KAFKA_DEAD_LETTER_TOPIC")
 	for _, t := range strings.Split(os.Getenv("KAFKA_REPLY_TOPIC_ALLOW_LIST"), ",") {

@@ -4,10 +4,6 @@ import "context"
 
 type managerKey struct{}
 
-// awaitingKey marks a handler's ctx with its partition's count of Requests
-// awaiting replies (see groupConsumer.pause).
-type awaitingKey struct{}
-
 // NewContext returns a copy of ctx that carries m.
 func NewContext(ctx context.Context, m *Manager) context.Context {
 	return context.WithValue(ctx, managerKey{}, m)

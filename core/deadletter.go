@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -58,14 +59,26 @@ const (
 	maxDeadLetterError = 4 << 10
 )
 
-// deadLetter writes msg with the reason to the dead-letter topic. A dead
-// letter the brokers refuse for its size is cut (HeaderDLTTruncated) until
-// it fits; any other failure is retried until the manager gives up on
-// handlers, so a record is never committed without its dead letter. It
-// reports false only when shutting down before the write succeeded.
-func (m *Manager) deadLetter(msg *kafka.Message, cause error, kind string, attempts int) bool {
-	if m.cfg.DisableDeadLetter {
-		m.stats.deadLetterFailed.Add(1)
+// deadLetters writes records that could not be decoded or handled to the
+// dead-letter topic.
+type deadLetters struct {
+	topic    string
+	disabled bool // Config.DisableDeadLetter: drop after logging
+	send     *sender
+	stats    *counters
+	rlog     *rateLogger
+	// stop ends the retries of a write when the manager gives up on handlers.
+	stop context.Context
+}
+
+// write writes msg with the reason to the dead-letter topic. A dead letter
+// the brokers refuse for its size is cut (HeaderDLTTruncated) until it fits;
+// any other failure is retried until the manager gives up on handlers, so a
+// record is never committed without its dead letter. It reports false only
+// when shutting down before the write succeeded.
+func (d *deadLetters) write(msg *kafka.Message, cause error, kind string, attempts int) bool {
+	if d.disabled {
+		d.stats.deadLetterFailed.Add(1)
 		return true
 	}
 	tp := msg.TopicPartition
@@ -91,27 +104,27 @@ func (m *Manager) deadLetter(msg *kafka.Message, cause error, kind string, attem
 	b.InitialInterval = 100 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
 	for {
-		dlq := deadLetterRecord(m.cfg.DeadLetterTopic, msg, dlt, errCut, budget)
-		err := m.produceUntilDone(dlq)
+		dlq := deadLetterRecord(d.topic, msg, dlt, errCut, budget)
+		err := d.send.sendUntilDone(d.stop, dlq)
 		switch {
 		case err == nil:
-			m.stats.deadLettered.Add(1)
+			d.stats.deadLettered.Add(1)
 			return true
 		case errors.Is(err, errShuttingDown):
 			return false
 		case sizeRefused(err) && budget != deadLetterMinCut:
 			budget = nextCut(budget, recordSize(dlq))
-			m.rlog.Warn("kafka-broker: dead letter too large for the brokers; cutting it",
-				"topic", m.cfg.DeadLetterTopic, "original_offset", int64(tp.Offset), "budget", budget, "error", err)
+			d.rlog.Warn("kafka-broker: dead letter too large for the brokers; cutting it",
+				"topic", d.topic, "original_offset", int64(tp.Offset), "budget", budget, "error", err)
 			continue
 		}
-		m.stats.deadLetterRetries.Add(1)
-		m.rlog.Error("kafka-broker: cannot write dead letter; retrying (the partition waits)",
-			"topic", m.cfg.DeadLetterTopic, "original_topic", *tp.Topic, "partition", tp.Partition,
+		d.stats.deadLetterRetries.Add(1)
+		d.rlog.Error("kafka-broker: cannot write dead letter; retrying (the partition waits)",
+			"topic", d.topic, "original_topic", *tp.Topic, "partition", tp.Partition,
 			"offset", int64(tp.Offset), "error", err)
 		select {
 		case <-time.After(b.NextBackOff()):
-		case <-m.handlerCtx.Done():
+		case <-d.stop.Done():
 			return false
 		}
 	}
@@ -204,53 +217,6 @@ func sizeRefused(err error) bool {
 		return true
 	}
 	return false
-}
-
-// errShuttingDown: a write was abandoned because the manager is closing.
-var errShuttingDown = errors.New("kafka-broker: shutting down")
-
-// permanentProduceError reports errors that retrying the same record cannot fix.
-func permanentProduceError(err error) bool {
-	var kerr kafka.Error
-	if errors.Is(err, ErrUnknownTopic) {
-		return true
-	}
-	if !errors.As(err, &kerr) {
-		return false
-	}
-	switch kerr.Code() {
-	case kafka.ErrMsgSizeTooLarge, kafka.ErrRecordListTooLarge, kafka.ErrInvalidRecord, kafka.ErrInvalidMsg,
-		kafka.ErrInvalidMsgSize, kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
-		kafka.ErrTopicException, kafka.ErrInvalidArg, kafka.ErrUnknownTopic:
-		return true
-	}
-	return false
-}
-
-// produceUntilDone produces msg, retrying failures with backoff until it is
-// acknowledged, fails permanently, or the manager gives up on handlers.
-func (m *Manager) produceUntilDone(msg *kafka.Message) error {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval = 100 * time.Millisecond
-	b.MaxInterval = 5 * time.Second
-	_, err := backoff.Retry(m.handlerCtx, func() (struct{}, error) {
-		cp := *msg
-		err := m.produce(m.handlerCtx, &cp)
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrClosed) || m.handlerCtx.Err() != nil:
-			return struct{}{}, backoff.Permanent(errShuttingDown)
-		case permanentProduceError(err):
-			return struct{}{}, backoff.Permanent(err)
-		default:
-			m.rlog.Warn("kafka-broker: write failed, retrying", "topic", *msg.TopicPartition.Topic, "error", err)
-		}
-		return struct{}{}, err
-	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
-	if err != nil && m.handlerCtx.Err() != nil {
-		return errShuttingDown
-	}
-	return err
 }
 
 // reasonOf names the dead-letter kind of a handler's final error.

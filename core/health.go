@@ -2,8 +2,6 @@ package core
 
 import (
 	"context"
-	"fmt"
-	"time"
 )
 
 // Health is a point-in-time view of a Manager, for readiness probes.
@@ -35,7 +33,7 @@ func (m *Manager) Health(ctx context.Context) Health {
 		ConsumerAssigned: state == stateRunning,
 		ReplyPositioned:  state == stateRunning,
 		Closed:           state >= stateClosing,
-		PendingRequests:  m.pending.len(),
+		PendingRequests:  m.replies.pending.len(),
 	}
 	if h.Closed {
 		h.Error = ErrClosed.Error()
@@ -54,16 +52,4 @@ func (m *Manager) Health(ctx context.Context) Health {
 
 // Ping makes a metadata round trip to the brokers through the producer's
 // connection, bounded by ctx (at most 5s).
-func (m *Manager) Ping(ctx context.Context) error {
-	m.prodMu.RLock()
-	defer m.prodMu.RUnlock()
-	select {
-	case <-m.prodClosed:
-		return ErrClosed
-	default:
-	}
-	if _, err := m.admin.GetMetadata(nil, false, timeoutMs(ctx, 5*time.Second)); err != nil {
-		return fmt.Errorf("kafka-broker: brokers %s unreachable: %w", m.cfg.BootstrapServers, err)
-	}
-	return nil
-}
+func (m *Manager) Ping(ctx context.Context) error { return m.admin.ping(ctx) }

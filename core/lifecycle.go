@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/kafka-broker/kafka-broker-go/core/internal/fetch"
 )
 
 // InitConsumer creates the Location, reply and dead-letter topics when they
@@ -30,9 +30,6 @@ func (m *Manager) InitConsumer(ctx context.Context) error {
 		drain, cancel := context.WithTimeout(context.Background(), m.cfg.DrainTimeout)
 		m.stopConsumers(drain)
 		cancel()
-		m.lifeMu.Lock()
-		m.group, m.replies = nil, nil
-		m.lifeMu.Unlock()
 		m.state.CompareAndSwap(stateStarting, stateNew)
 		return err
 	}
@@ -44,55 +41,83 @@ func (m *Manager) InitConsumer(ctx context.Context) error {
 	return nil
 }
 
+// replyTopics are the topics the reply consumer reads: the configured reply
+// topic and, when that is an instance's own, the shared one too.
+func (m *Manager) replyTopics() []string {
+	if m.cfg.ReplyTopic == m.replies.shared {
+		return []string{m.cfg.ReplyTopic}
+	}
+	return []string{m.cfg.ReplyTopic, m.replies.shared}
+}
+
 func (m *Manager) startConsumers(ctx context.Context) error {
 	topics := append([]string{m.cfg.Location}, m.replyTopics()...)
 	if !m.cfg.DisableDeadLetter {
 		topics = append(topics, m.cfg.DeadLetterTopic)
 	}
-	if err := m.ensureTopics(ctx, topics...); err != nil {
-		return err
+	if !m.cfg.DisableTopicCreation {
+		spec := topicSpec{partitions: m.cfg.TopicPartitions, replicationFactor: m.cfg.ReplicationFactor}
+		if err := m.admin.ensureTopics(ctx, spec, topics...); err != nil {
+			return err
+		}
 	}
-	rc, err := m.newReplyConsumer()
-	if err != nil {
-		return err
-	}
-	m.replies = rc
-	if err := rc.position(ctx); err != nil {
-		return err
-	}
-	gc, err := m.newGroupConsumer()
+	rc, err := newReplyConsumer(m.clients, m.cfg.GroupID, m.replyTopics(), m.replies.fromReplyTopic, m.log, m.closing)
 	if err != nil {
 		return err
 	}
 	m.lifeMu.Lock()
-	m.group = gc
+	m.replyFetch = rc
 	m.lifeMu.Unlock()
-	if err := gc.start(); err != nil {
+	if err := rc.position(ctx); err != nil {
 		return err
 	}
+	gc, err := newGroupClient(m.clients, m.cfg.GroupID, m.cfg.InstanceID)
+	if err != nil {
+		return err
+	}
+	f := fetch.New(gc, m.dispatch, fetch.Settings{
+		Topic:          m.cfg.Location,
+		Workers:        m.cfg.Workers,
+		PartitionQueue: m.cfg.PartitionQueue,
+		DrainTimeout:   m.cfg.DrainTimeout,
+		Closing:        m.closing,
+		Log:            m.log,
+	})
+	m.lifeMu.Lock()
+	m.groups = append(m.groups, gc)
+	m.fetcher = f
+	m.lifeMu.Unlock()
+	if err := f.Start(m.handlerCtx); err != nil {
+		return fmt.Errorf("kafka-broker: %w", err)
+	}
 	select {
-	case <-gc.assigned:
+	case <-f.Assigned():
 		return nil
 	case <-m.closing:
 		return ErrClosed
 	case <-ctx.Done():
 		select {
-		case <-gc.assigned: // both were ready: the start succeeded
+		case <-f.Assigned(): // both were ready: the start succeeded
 			return nil
 		default:
 		}
-		return m.ctxError(fmt.Sprintf("join group %s on %s", m.cfg.GroupID, m.cfg.Location), ctx.Err())
+		return fmt.Errorf("kafka-broker: join group %s on %s (brokers %s): %w", m.cfg.GroupID, m.cfg.Location,
+			m.cfg.BootstrapServers, ctx.Err())
 	}
 }
 
 // Ready reports whether InitConsumer has completed and Close has not begun.
 func (m *Manager) Ready() bool { return m.state.Load() == stateRunning }
 
-// Close stops fetching, fails pending requests with ErrClosed, lets handlers
-// in flight finish (bounded by ctx; records not yet started stay uncommitted,
-// for the next owner), commits what was handled, flushes the producer and
-// releases the clients. Later calls return ErrClosed; a second Close returns
-// the first one's result.
+// Close stops fetching, fails pending requests with ErrClosed (those still
+// waiting for their produce's ack too), lets handlers in flight finish and
+// their sends be acknowledged (bounded by ctx; records not yet started stay
+// uncommitted, for the next owner), commits what was handled, flushes the
+// producer and releases the clients. Every wait on the brokers is bounded by
+// ctx: with the brokers gone, Close returns when ctx ends and says what it
+// could not do; the group consumer then finishes leaving in the background,
+// within its session timeout. Later calls return ErrClosed; a second Close
+// returns the first one's result.
 func (m *Manager) Close(ctx context.Context) error {
 	m.closeMu.Lock()
 	defer m.closeMu.Unlock()
@@ -104,7 +129,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	if m.tel.reg != nil {
 		_ = m.tel.reg.Unregister()
 	}
-	m.pending.closeAll()
+	m.replies.pending.closeAll()
 	m.storage.close()
 
 	var errs []error
@@ -116,70 +141,58 @@ func (m *Manager) Close(ctx context.Context) error {
 
 	// Handlers are done (or abandoned): nothing more to produce.
 	m.cancelHandler()
-	if err := m.closeProducer(ctx); err != nil {
+	if err := m.send.close(ctx); err != nil {
 		errs = append(errs, err)
 	}
+	m.admin.close()
+	m.release()
 	m.state.Store(stateClosed)
 	m.closeErr = errors.Join(errs...)
 	return m.closeErr
 }
 
-// stopConsumers stops fetching, waits for in-flight handlers until ctx ends,
-// commits, and closes both consumers.
+// stopConsumers stops fetching, waits for in-flight handlers and their acks
+// until ctx ends, commits, and closes both consumers.
 func (m *Manager) stopConsumers(ctx context.Context) error {
+	m.lifeMu.RLock()
+	f, rc := m.fetcher, m.replyFetch
+	m.lifeMu.RUnlock()
 	var errs []error
-	if g := m.group; g != nil {
-		// A rebalance the poll loop is draining gives up when ctx ends.
-		stopDrain := context.AfterFunc(ctx, g.cancelDrain)
-		defer stopDrain()
-		close(g.stop)
-		if g.started {
-			<-g.done
+	if f != nil {
+		if err := f.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("kafka-broker: close: %w", err))
 		}
-		err := g.stopWorkers(ctx, nil)
-		if err == nil {
-			err = g.waitAbandoned(ctx)
-		}
-		if err != nil {
-			// Close cancels the abandoned handlers' ctx next; a failed start
-			// leaves them be, as the Manager may start again.
-			errs = append(errs, fmt.Errorf("kafka-broker: close: handlers still running: %w", err))
-		}
-		g.commit()
-		g.closing = true
-		// No StoreOffsets from here on: a handler still running must not
-		// reach the consumer while it is destroyed.
-		g.storeMu.Lock()
-		g.closed = true
-		g.storeMu.Unlock()
-		m.lifeMu.Lock()
-		if err := g.c.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("kafka-broker: close consumer: %w", err))
-		}
-		m.lifeMu.Unlock()
 	}
-	if m.replies != nil {
-		m.replies.close()
+	if rc != nil {
+		rc.close()
 	}
+	m.lifeMu.Lock()
+	m.fetcher, m.replyFetch = nil, nil
+	m.lifeMu.Unlock()
 	return errors.Join(errs...)
 }
 
-func (m *Manager) closeProducer(ctx context.Context) error {
-	var err error
-	for m.producer.Len() > 0 {
-		if ctx.Err() != nil {
-			err = fmt.Errorf("kafka-broker: close: %d records not flushed: %w", m.producer.Len(), ctx.Err())
-			m.producer.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
-			break
+// release destroys the producer and stops the log forwarding once every
+// client is gone: at once, or, when the group consumer still leaves its
+// group in the background (the brokers are down), when it is done.
+func (m *Manager) release() {
+	m.lifeMu.RLock()
+	groups := m.groups
+	m.lifeMu.RUnlock()
+	done := func() {
+		for _, g := range groups {
+			<-g.Released()
 		}
-		m.producer.Flush(100)
+		m.send.destroy()
+		m.logs.stop()
 	}
-	m.prodMu.Lock()
-	close(m.prodClosed)
-	m.prodMu.Unlock()
-	m.admin.Close()
-	m.producer.Close()
-	<-m.prodDone
-	m.stopLogs()
-	return err
+	for _, g := range groups {
+		select {
+		case <-g.Released():
+		default:
+			go done() // owned by the group consumers' own close, bounded by their session timeout
+			return
+		}
+	}
+	done()
 }

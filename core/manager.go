@@ -2,18 +2,14 @@ package core
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"go.opentelemetry.io/otel/attribute"
-	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
-	"go.opentelemetry.io/otel/trace"
+
+	"github.com/kafka-broker/kafka-broker-go/core/internal/fetch"
 )
 
 // Kafka header names. The reply headers are the ones Spring Kafka and NestJS use.
@@ -39,43 +35,48 @@ const (
 // background, and matches replies to requests. Create it with NewManager,
 // start consuming with InitConsumer, and stop with Close. It is safe for
 // concurrent use.
+//
+// A Manager wires small parts, each in its own file and knowing only what it
+// is given: the sender (producer, acks), the replies (pending requests, the
+// reply consumer, forwarding), the dispatcher (decode, route, retry), the
+// dead letters, and the fetcher (core/internal/fetch: group membership,
+// per-partition workers, flow control, offsets). See the package doc for the
+// path of a record and of a request.
 type Manager struct {
 	cfg     Config
 	opts    options
 	log     *slog.Logger
 	rlog    *rateLogger // for what records cause, one line a second at most
+	stats   counters
+	tel     telemetry
+	router  atomic.Pointer[EventRouter]
 	storage *ConsumerStorage
-	topics  *topicDirectory
-	policy  *replyPolicy
+
+	clients  clientConf // what every librdkafka client of the Manager shares
+	logs     *logForwarder
+	send     *sender
+	admin    *admin
+	topics   *topicDirectory
+	policy   *replyPolicy
+	replies  *replies
+	dispatch *dispatcher
 	// autoCreate: Config.Kafka sets allow.auto.create.topics=true, so
 	// Produce and Request to a missing topic let the broker create it.
 	autoCreate bool
-	router     atomic.Pointer[EventRouter]
-	stats      counters
-	tel        telemetry
 
-	producer   *kafka.Producer
-	admin      *kafka.AdminClient
-	prodMu     sync.RWMutex // write-held while the producer closes
-	prodClosed chan struct{}
-	prodDone   chan struct{} // delivery-report loop ended
-	logs       chan kafka.LogEvent
-	logsDone   chan struct{}
+	state      atomic.Int32
+	initMu     sync.Mutex
+	closing    chan struct{}   // closed when Close begins
+	closingCtx context.Context // done when Close begins
+	closeMu    sync.Mutex
+	closeErr   error
 
-	pending *pendingRequests
-	sent    *sentIDs
+	lifeMu     sync.RWMutex // guards the consumers against Lag while they start or close
+	fetcher    *fetch.Fetcher
+	groups     []*groupClient // every group consumer started, to be released
+	replyFetch *replyConsumer
 
-	state    atomic.Int32
-	initMu   sync.Mutex
-	closing  chan struct{} // closed when Close begins
-	closeMu  sync.Mutex
-	closeErr error
-
-	lifeMu  sync.RWMutex // guards group against Lag while it starts or closes
-	group   *groupConsumer
-	replies *replyConsumer
-
-	// handlerCtx is the parent of every handler's ctx; cancelled when Close
+	// handlerCtx is the parent of every handler's ctx; canceled when Close
 	// gives up waiting for handlers.
 	handlerCtx    context.Context
 	cancelHandler context.CancelFunc
@@ -97,20 +98,12 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 			opt.apply(&o)
 		}
 	}
-	m := &Manager{
-		cfg:        cfg,
-		opts:       o,
-		log:        o.logger,
-		rlog:       newRateLogger(o.logger),
-		pending:    newPendingRequests(cfg.MaxPendingRequests),
-		sent:       newSentIDs(sentIDsCapacity),
-		prodClosed: make(chan struct{}),
-		prodDone:   make(chan struct{}),
-		closing:    make(chan struct{}),
-		logs:       make(chan kafka.LogEvent, 256),
-		logsDone:   make(chan struct{}),
-	}
-	go m.forwardLogs()
+	m := &Manager{cfg: cfg, opts: o, log: o.logger, rlog: newRateLogger(o.logger), closing: make(chan struct{})}
+	var cancelClosing context.CancelFunc
+	m.closingCtx, cancelClosing = context.WithCancel(context.Background())
+	go func() { <-m.closing; cancelClosing() }() // ends with Close
+	m.logs = newLogForwarder(m.log)
+	m.clients = clientConf{brokers: cfg.BootstrapServers, logs: m.logs.ch, user: cfg.Kafka}
 	limits := storageLimits{maxEvents: cfg.StorageMaxEvents, maxBytes: cfg.StorageMaxBytes, maxAge: cfg.StorageMaxAge}
 	m.storage = newConsumerStorage(limits, m.log, func(ev *EventObject) {
 		m.stats.storageEvicted.Add(1)
@@ -119,16 +112,21 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		}
 	})
 	m.handlerCtx, m.cancelHandler = context.WithCancel(NewContext(context.Background(), m))
+	fail := func(err error) (*Manager, error) {
+		close(m.closing)
+		m.cancelHandler()
+		m.logs.stop()
+		return nil, err
+	}
 	if err := m.initTelemetry(); err != nil {
-		m.stopLogs()
-		return nil, fmt.Errorf("kafka-broker: telemetry: %w", err)
+		return fail(fmt.Errorf("kafka-broker: telemetry: %w", err))
 	}
 
 	maxMsg := 1_000_000 // librdkafka's default
 	if need := cfg.MaxRecordBytes + 64<<10; need > maxMsg {
 		maxMsg = need // room to dead-letter the largest accepted record with its headers
 	}
-	pc := m.clientConfig(kafka.ConfigMap{
+	pc := m.clients.with(kafka.ConfigMap{
 		"message.max.bytes":  maxMsg,
 		"enable.idempotence": true,
 		"acks":               "all",
@@ -149,41 +147,80 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 	})
 	p, err := kafka.NewProducer(pc)
 	if err != nil {
-		m.stopLogs()
-		return nil, fmt.Errorf("kafka-broker: create producer: %w", err)
+		return fail(fmt.Errorf("kafka-broker: create producer: %w", err))
 	}
-	m.producer = p
 	a, err := kafka.NewAdminClientFromProducer(p)
 	if err != nil {
 		p.Close()
-		m.stopLogs()
-		return nil, fmt.Errorf("kafka-broker: create admin client: %w", err)
+		return fail(fmt.Errorf("kafka-broker: create admin client: %w", err))
 	}
-	m.admin = a
-	m.topics = newTopicDirectory(a)
 	if v, _ := pc.Get("allow.auto.create.topics", nil); v == true || v == "true" {
 		m.autoCreate = true
 	}
-	m.policy = newReplyPolicy(cfg, m.topics)
-	go m.deliveryReports()
+	m.wire(p, a)
 	return m, nil
 }
 
-// clientConfig merges the library's defaults for a client with the user's
-// Kafka properties, which win.
-func (m *Manager) clientConfig(defaults kafka.ConfigMap) *kafka.ConfigMap {
-	c := kafka.ConfigMap{
-		"bootstrap.servers":      m.cfg.BootstrapServers,
+// wire builds the parts around the producer and its admin client.
+func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
+	cfg := m.cfg
+	m.send = newSender(p, cfg.BootstrapServers, m.log, &m.tel, &m.stats)
+	m.admin = &admin{a: a, brokers: cfg.BootstrapServers, log: m.log, closing: m.closing}
+	m.topics = newTopicDirectory(m.admin.describeTopic)
+	m.policy = newReplyPolicy(cfg, m.topics)
+	m.replies = &replies{
+		location: cfg.Location,
+		shared:   cfg.Location + ".replies",
+		maxBytes: cfg.MaxRecordBytes,
+		pending:  newPendingRequests(cfg.MaxPendingRequests),
+		sent:     newSentIDs(sentIDsCapacity),
+		storage:  m.storage,
+		send:     m.send,
+		stats:    &m.stats,
+		rlog:     m.rlog,
+		late:     m.opts.lateReply,
+		stop:     m.handlerCtx,
+	}
+	dead := &deadLetters{topic: cfg.DeadLetterTopic, disabled: cfg.DisableDeadLetter, send: m.send,
+		stats: &m.stats, rlog: m.rlog, stop: m.handlerCtx}
+	m.dispatch = &dispatcher{
+		limits: dispatchLimits{maxRecordBytes: cfg.MaxRecordBytes, maxHops: cfg.MaxHops, maxAttempts: cfg.MaxAttempts,
+			initialBackoff: cfg.InitialBackoff, maxBackoff: cfg.MaxBackoff},
+		replies:  m.replies,
+		router:   &m.router,
+		storage:  m.storage,
+		dead:     dead,
+		stats:    &m.stats,
+		log:      m.log,
+		rlog:     m.rlog,
+		tel:      &m.tel,
+		stopping: m.shuttingDown,
+	}
+}
+
+// clientConf is what every librdkafka client of a Manager shares: the
+// brokers, the log channel, and the user's properties, which win over the
+// library's defaults.
+type clientConf struct {
+	brokers string
+	logs    chan kafka.LogEvent
+	user    map[string]any
+}
+
+// with merges a client's defaults with the shared settings.
+func (c clientConf) with(defaults kafka.ConfigMap) *kafka.ConfigMap {
+	m := kafka.ConfigMap{
+		"bootstrap.servers":      c.brokers,
 		"go.logs.channel.enable": true,
-		"go.logs.channel":        m.logs,
+		"go.logs.channel":        c.logs,
 	}
 	for k, v := range defaults {
-		c[k] = v
+		m[k] = v
 	}
-	for k, v := range m.cfg.Kafka {
-		c[k] = v
+	for k, v := range c.user {
+		m[k] = v
 	}
-	return &c
+	return &m
 }
 
 // Config returns the configuration in use, defaults applied.
@@ -200,25 +237,6 @@ func (m *Manager) SetRouter(r *EventRouter) { m.router.Store(r) }
 // Router returns the router set with SetRouter, or nil.
 func (m *Manager) Router() *EventRouter { return m.router.Load() }
 
-// deliveryReports logs the producer's errors. Delivery reports go straight
-// to the channel each Produce call passes; this loop drains the rest of the
-// producer's events and ends when the producer is closed.
-func (m *Manager) deliveryReports() {
-	defer close(m.prodDone)
-	for e := range m.producer.Events() {
-		if ev, ok := e.(kafka.Error); ok {
-			switch {
-			case ev.IsFatal():
-				m.log.Error("kafka-broker: fatal producer error", "error", ev)
-			case ev.Code() != kafka.ErrAllBrokersDown && ev.Code() != kafka.ErrTransport:
-				m.log.Warn("kafka-broker: producer error", "error", ev)
-			default:
-				m.log.Debug("kafka-broker: producer connection error", "error", ev)
-			}
-		}
-	}
-}
-
 func (m *Manager) checkOpen() error {
 	if s := m.state.Load(); s >= stateClosed {
 		return ErrClosed
@@ -226,330 +244,6 @@ func (m *Manager) checkOpen() error {
 	return nil
 }
 
-// Produce sends ev to topic and returns once the broker acknowledged it, ctx
-// ended or the send failed. The record carries ev as its value with an audit
-// entry for this hop appended (ev itself is not changed) and the correlation
-// ID as its key. Once the consumer runs, it also names this instance's reply
-// topic in the kafka_replyTopic header, so that a Go responder's Reply to it
-// reaches ConsumerStorage.Consume (the seed's way of asking). A topic that
-// does not exist is an error wrapping ErrUnknownTopic. Produce works while Close drains handlers, so they can reply;
-// it returns ErrClosed after.
-func (m *Manager) Produce(ctx context.Context, topic string, ev *EventObject) error {
-	msg, err := m.newMessage(topic, ev, -1)
-	if err != nil {
-		return err
-	}
-	if err := m.topicExists(ctx, topic); err != nil {
-		return err
-	}
-	if m.state.Load() == stateRunning && !m.cfg.DisableReplyTopic {
-		// The seed's way of asking is Produce, then ConsumerStorage.Consume:
-		// a Go responder answers on the reply topic this instance reads.
-		msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderReplyTopic, Value: []byte(m.cfg.ReplyTopic)})
-	}
-	m.sent.add(ev.CorrelationID, sentByProduce)
-	return m.produce(ctx, msg)
-}
-
-func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*kafka.Message, error) {
-	if err := m.checkOpen(); err != nil {
-		return nil, err
-	}
-	if ev == nil {
-		return nil, errors.New("kafka-broker: produce: nil event")
-	}
-	if !ValidTopic(topic) {
-		return nil, fmt.Errorf("kafka-broker: produce: invalid topic name %q", topic)
-	}
-	if ev.CorrelationID == "" {
-		return nil, fmt.Errorf("kafka-broker: produce to %s: event %q has no correlation ID (use NewEventObject)", topic, ev.Event)
-	}
-	if hops := len(ev.AuditLog) + 1; m.cfg.MaxHops > 0 && hops > m.cfg.MaxHops {
-		return nil, fmt.Errorf("kafka-broker: produce to %s: event %q: %w: %d hops, MaxHops %d", topic, ev.Event, ErrHopLimit, hops, m.cfg.MaxHops)
-	}
-	// MarshalJSON directly: json.Marshal would re-scan its output, and the
-	// encoder checks Data anyway (json.Valid only words the error).
-	value, err := stampSent(ev, m.cfg.Location, time.Now()).MarshalJSON()
-	if err != nil {
-		if len(ev.Data) > 0 && !json.Valid(ev.Data) {
-			return nil, fmt.Errorf("kafka-broker: produce to %s: event %q: data is not valid JSON", topic, ev.Event)
-		}
-		return nil, fmt.Errorf("kafka-broker: produce to %s: encode event %q: %w", topic, ev.Event, err)
-	}
-	if partition < 0 {
-		partition = kafka.PartitionAny
-	}
-	return &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: partition},
-		Key:            []byte(ev.CorrelationID),
-		Value:          value,
-		Headers:        []kafka.Header{{Key: HeaderCorrelationID, Value: []byte(ev.CorrelationID)}},
-	}, nil
-}
-
-// produce sends msg and waits for its delivery report.
-func (m *Manager) produce(ctx context.Context, msg *kafka.Message) (err error) {
-	ctx, span := m.startSend(ctx, msg)
-	defer func() { endSpan(span, err) }()
-	// The delivery report comes straight from confluent-kafka-go's poller,
-	// without a hop through the Events() channel and deliveryReports.
-	done := make(chan kafka.Event, 1)
-	topic := *msg.TopicPartition.Topic
-	for {
-		if err := ctx.Err(); err != nil {
-			return m.ctxError("produce to "+topic, err)
-		}
-		err := m.enqueue(msg, done)
-		if err == nil {
-			break
-		}
-		var kerr kafka.Error
-		if errors.As(err, &kerr) && kerr.Code() == kafka.ErrQueueFull {
-			// librdkafka's queue is full: wait for deliveries to make room.
-			select {
-			case <-time.After(5 * time.Millisecond):
-				continue
-			case <-ctx.Done():
-				return m.ctxError("produce to "+topic, ctx.Err())
-			}
-		}
-		return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
-	}
-	select {
-	case e := <-done:
-		if err := deliveryError(e); err != nil {
-			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
-		}
-		m.stats.produced.Add(1)
-		return nil
-	case <-ctx.Done():
-		// The record may still be delivered; the caller is told it is not known.
-		return m.ctxError("produce to "+topic, ctx.Err())
-	case <-m.prodClosed:
-		select {
-		case e := <-done:
-			if err := deliveryError(e); err != nil {
-				return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
-			}
-			return nil
-		default:
-			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
-		}
-	}
-}
-
-// topicExists fails fast, wrapping ErrUnknownTopic, when the brokers say
-// topic does not exist; when they cannot say, the produce goes ahead (the
-// producer waits for them).
-func (m *Manager) topicExists(ctx context.Context, topic string) error {
-	if m.autoCreate {
-		return nil // Config.Kafka turned librdkafka's auto-creation on
-	}
-	if _, err := m.topics.require(ctx, topic); errors.Is(err, ErrUnknownTopic) {
-		return fmt.Errorf("kafka-broker: produce to %s: %w (create it first; this library never auto-creates topics)", topic, ErrUnknownTopic)
-	}
-	return nil
-}
-
-// deliveryError is the outcome a delivery report carries.
-func deliveryError(e kafka.Event) error {
-	var err error
-	switch ev := e.(type) {
-	case *kafka.Message:
-		err = ev.TopicPartition.Error
-	case kafka.Error:
-		err = ev
-	}
-	var kerr kafka.Error
-	if errors.As(err, &kerr) && (kerr.Code() == kafka.ErrUnknownTopicOrPart || kerr.Code() == kafka.ErrUnknownTopic) {
-		return fmt.Errorf("%w: %w", ErrUnknownTopic, err)
-	}
-	return err
-}
-
-func (m *Manager) enqueue(msg *kafka.Message, done chan kafka.Event) error {
-	m.prodMu.RLock()
-	defer m.prodMu.RUnlock()
-	select {
-	case <-m.prodClosed:
-		return ErrClosed
-	default:
-	}
-	return m.producer.Produce(msg, done)
-}
-
-// ctxError wraps a ctx error with what was being done and the brokers, so a
-// dead broker is easy to recognise.
-func (m *Manager) ctxError(what string, err error) error {
-	return fmt.Errorf("kafka-broker: %s (brokers %s): %w", what, m.cfg.BootstrapServers, err)
-}
-
-// Request produces ev to topic and waits for the reply with the same
-// correlation ID. The wait ends with the reply, ErrReplyTimeout at ctx's
-// deadline (or after Config.RequestTimeout when ctx has none), ctx's error
-// when it is cancelled, or ErrClosed when the manager closes. The waiter is
-// registered before the event is produced, so a fast reply is never missed.
-//
-// The request carries the kafka_replyTopic header (Config.ReplyTopic) so Go
-// responders answer on the reply topic every instance reads; responders that
-// ignore headers (the Python package) answer on the Location topic.
-func (m *Manager) Request(ctx context.Context, topic string, ev *EventObject) (*EventObject, error) {
-	switch m.state.Load() {
-	case stateNew, stateStarting:
-		return nil, ErrNotStarted
-	case stateClosing, stateClosed:
-		return nil, ErrClosed
-	}
-	if ev == nil {
-		return nil, errors.New("kafka-broker: request: nil event")
-	}
-	if _, ok := ctx.Deadline(); !ok && m.cfg.RequestTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, m.cfg.RequestTimeout)
-		defer cancel()
-	}
-	msg, err := m.newMessage(topic, ev, -1)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.topicExists(ctx, topic); err != nil {
-		return nil, err
-	}
-	if !m.cfg.DisableReplyTopic {
-		msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderReplyTopic, Value: []byte(m.cfg.ReplyTopic)})
-	}
-	w, err := m.pending.add(ev.CorrelationID)
-	if err != nil {
-		return nil, fmt.Errorf("kafka-broker: request %s to %s: %w", ev.CorrelationID, topic, err)
-	}
-	m.sent.add(ev.CorrelationID, sentByRequest)
-	m.stats.requests.Add(1)
-	if n, ok := ctx.Value(awaitingKey{}).(*atomic.Int32); ok {
-		// A handler awaits: its partition is read ahead for the reply
-		// should its queue fill up meanwhile.
-		n.Add(1)
-		defer n.Add(-1)
-	}
-	start := time.Now()
-	ctx, span := m.tel.tracer.Start(ctx, "request "+topic, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic),
-			semconv.MessagingMessageID(ev.CorrelationID), attribute.String("kafka_broker.event", ev.Event)))
-	reply, outcome, err := m.await(ctx, topic, ev, msg, w)
-	m.recordRequest(ctx, start, topic, outcome)
-	endSpan(span, err)
-	return reply, err
-}
-
-// await produces a request and waits for its reply; outcome names how it ended.
-func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg *kafka.Message, w chan *EventObject) (*EventObject, string, error) {
-	if err := m.produce(ctx, msg); err != nil {
-		m.pending.remove(ev.CorrelationID, w)
-		if errors.Is(err, context.DeadlineExceeded) {
-			m.stats.timeouts.Add(1)
-			return nil, "timeout", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w before the broker acknowledged it: %v",
-				ev.CorrelationID, ev.Event, topic, ErrReplyTimeout, err)
-		}
-		return nil, "produce_error", err
-	}
-	select {
-	case reply := <-w:
-		if reply == nil {
-			return nil, "closed", fmt.Errorf("kafka-broker: request %s to %s: %w", ev.CorrelationID, topic, ErrClosed)
-		}
-		return reply, "ok", nil
-	case <-ctx.Done():
-		if reply, ok := m.pending.remove(ev.CorrelationID, w); ok {
-			return reply, "ok", nil
-		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			m.stats.timeouts.Add(1)
-			return nil, "timeout", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ErrReplyTimeout)
-		}
-		return nil, "canceled", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ctx.Err())
-	}
-}
-
-// Reply answers req with data: the reply keeps req's correlation ID, event and
-// audit log, gets status "completed", and goes where req asks, if the reply
-// policy allows it: to the topic of its kafka_replyTopic header (a
-// "*.replies" topic, or one in Config.ReplyTopicAllowList), else to the
-// Location of its last audit entry, the sender's own topic, as the Python
-// package expects, when that Location is in Config.ReplyTopicAllowList. It
-// never writes to this service's own Location (unless this instance awaits
-// the reply), to a dead-letter or internal topic, or to a topic that does not
-// exist. A refused address is a permanent error wrapping
-// ErrReplyTopicNotAllowed (ErrNoReplyAddress when req names none, ErrHopLimit
-// when req went through MaxHops hops), and nothing is sent; a handler that
-// returns it has its event dead-lettered with kind "reply_refused".
-func (m *Manager) Reply(ctx context.Context, req *EventObject, data any) error {
-	return m.reply(ctx, req, data, StatusCompleted)
-}
-
-// reply is Reply with the reply's status (ReplyError sends "error").
-func (m *Manager) reply(ctx context.Context, req *EventObject, data any, status string) error {
-	if req == nil {
-		return errors.New("kafka-broker: reply to a nil request")
-	}
-	raw, err := encodeData(data)
-	if err != nil {
-		return fmt.Errorf("kafka-broker: reply to %s: %w", req.CorrelationID, err)
-	}
-	if err := m.checkOpen(); err != nil {
-		return err
-	}
-	t, err := m.policy.target(ctx, req, m.awaits)
-	if err != nil {
-		if errors.Is(err, ErrReplyTopicNotAllowed) || errors.Is(err, ErrHopLimit) {
-			m.stats.repliesRefused.Add(1)
-			m.rlog.Warn("kafka-broker: reply refused", "correlation_id", req.CorrelationID, "event", req.Event, "error", err)
-		}
-		return err
-	}
-	if t.noSuchPartition >= 0 {
-		m.rlog.Warn("kafka-broker: kafka_replyPartition names a partition the reply topic does not have; the reply is keyed instead",
-			"reply_topic", t.topic, "partition", t.noSuchPartition, "correlation_id", req.CorrelationID)
-	}
-	reply := req.Clone()
-	reply.meta = nil
-	reply.Status = status
-	reply.Data = raw
-	msg, err := m.newMessage(t.topic, reply, t.partition)
-	if err != nil {
-		return err
-	}
-	m.stats.replies.Add(1)
-	return m.produce(ctx, msg)
-}
-
-// awaits reports whether this instance awaits a reply with correlation ID
-// id: a Request or ConsumerStorage.Consume waits for it, or it sent an event
-// with that ID that is not answered yet.
-func (m *Manager) awaits(id string) bool {
-	if m.pending.has(id) || m.storage.hasWaiter(id) {
-		return true
-	}
-	kind, ok := m.sent.lookup(id)
-	return ok && (kind == sentByProduce || kind == sentByRequest)
-}
-
-// forwardLogs writes librdkafka's logs to the logger: syslog levels 0-3 as
-// errors, 4 as warnings, the rest (mostly connection chatter) as debug.
-func (m *Manager) forwardLogs() {
-	defer close(m.logsDone)
-	for e := range m.logs {
-		level := slog.LevelDebug
-		switch {
-		case e.Level <= 3:
-			level = slog.LevelError
-		case e.Level == 4:
-			level = slog.LevelWarn
-		}
-		m.log.Log(context.Background(), level, "librdkafka: "+e.Message, "client", e.Name, "tag", e.Tag)
-	}
-}
-
-// stopLogs ends forwardLogs once no client can log any more.
-func (m *Manager) stopLogs() {
-	close(m.logs)
-	<-m.logsDone
+func (m *Manager) shuttingDown() bool {
+	return m.state.Load() >= stateClosing || m.handlerCtx.Err() != nil
 }

@@ -2,159 +2,214 @@ package core
 
 import (
 	"context"
-	"fmt"
-	"time"
+	"errors"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/google/uuid"
 )
 
-// replyConsumer reads every partition of the reply topic without group
-// membership, from the end as it was when InitConsumer ran, and hands each
-// reply to the Request (or ConsumerStorage.Consume) awaiting it. Replies for
-// other instances of the service are skipped. Nothing is committed.
-type replyConsumer struct {
-	m       *Manager
-	c       *kafka.Consumer
-	stop    chan struct{}
-	done    chan struct{}
-	started bool // poll runs
+// replies matches replies to the requests awaiting them. Replies reach this
+// instance two ways: on the reply topics (Go responders, and replies other
+// instances forwarded), read by the reply consumer; and on the Location
+// topic (Python responders answer there), where the dispatcher offers every
+// record that may be one. A reply goes to the Request or
+// ConsumerStorage.Consume awaiting its correlation ID; one for an event
+// this instance produced is kept in the storage; one for a request another
+// instance of the service sent is forwarded once to the shared reply topic;
+// a second reply to an answered request is a duplicate, one to a request
+// that gave up is late.
+type replies struct {
+	location string // this service's Location
+	shared   string // "<Location>.replies", read by every instance
+	maxBytes int    // Config.MaxRecordBytes
+	pending  *pendingRequests
+	sent     *sentIDs
+	storage  *ConsumerStorage
+	send     *sender
+	stats    *counters
+	rlog     *rateLogger
+	late     func(*EventObject) // WithLateReplyHook, may be nil
+	// stop ends the retries of a forward when the manager gives up on
+	// handlers.
+	stop context.Context
 }
 
-func (m *Manager) newReplyConsumer() (*replyConsumer, error) {
-	cc := m.clientConfig(kafka.ConfigMap{
-		// Required by confluent-kafka-go; never used to join a group.
-		"group.id":           m.cfg.GroupID + ".replies." + uuid.NewString(),
-		"enable.auto.commit": false,
-		"auto.offset.reset":  "latest",
-		"fetch.wait.max.ms":  100,
-	})
-	c, err := kafka.NewConsumer(cc)
+// verdict is what became of a record offered as a reply.
+type verdict uint8
+
+const (
+	notReply         verdict = iota // not a reply to anything of this service: an event
+	replyDone                       // delivered, dropped as late or duplicate, or forwarded
+	replyStore                      // a reply to an event this instance produced: for ConsumerStorage.Consume
+	replyUnsolicited                // a reply nothing of this service awaits
+	replyAbandoned                  // shutting down while forwarding it: leave it uncommitted
+)
+
+// awaiting reports whether any Request awaits a reply.
+func (r *replies) awaiting() bool { return r.pending.len() > 0 }
+
+// awaits reports whether this instance awaits a reply with correlation ID
+// id: a Request or ConsumerStorage.Consume waits for it, or it sent an event
+// with that ID that is not answered yet.
+func (r *replies) awaits(id string) bool {
+	if r.pending.has(id) || r.storage.hasWaiter(id) {
+		return true
+	}
+	kind, ok := r.sent.lookup(id)
+	return ok && (kind == sentByProduce || kind == sentByRequest)
+}
+
+// takeEarly hands a record of the Location topic that is a reply awaited by
+// a Request to its waiter at once, on the poll goroutine, so that it does
+// not queue behind a handler of its partition (perhaps the very one waiting
+// for it). It decodes only records keyed by a pending correlation ID.
+func (r *replies) takeEarly(msg *kafka.Message) bool {
+	if len(msg.Key) == 0 || !r.pending.has(string(msg.Key)) {
+		return false
+	}
+	ev, err := decodeRecord(msg, r.maxBytes)
+	if err != nil || !r.mayBeReply(ev) {
+		return false
+	}
+	return r.deliver(ev)
+}
+
+// offer classifies ev, decoded from msg of the Location topic.
+func (r *replies) offer(msg *kafka.Message, ev *EventObject) verdict {
+	if r.mayBeReply(ev) {
+		if r.take(ev) {
+			return replyDone
+		}
+		if r.isOwnReply(ev) {
+			if v := r.reclaim(msg, ev); v != notReply {
+				return v
+			}
+		}
+	}
+	if !isReply(ev) {
+		return notReply
+	}
+	if kind, sent := r.sent.lookup(ev.CorrelationID); sent && kind == sentByProduce {
+		return replyStore
+	}
+	return replyUnsolicited
+}
+
+// fromReplyTopic dispatches a record of a reply topic: to its waiter, as
+// late or duplicate, into the storage when this instance produced its
+// request, or nowhere when another instance asked.
+func (r *replies) fromReplyTopic(msg *kafka.Message) {
+	ev, err := decodeRecord(msg, r.maxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("kafka-broker: create reply consumer: %w", err)
-	}
-	return &replyConsumer{m: m, c: c, stop: make(chan struct{}), done: make(chan struct{})}, nil
-}
-
-// position assigns all partitions of the reply topic at their high
-// watermarks, so every reply produced after it returns is read. A topic just
-// created may take a moment to have leaders: that is retried until ctx ends.
-func (r *replyConsumer) position(ctx context.Context) error {
-	var all []kafka.TopicPartition
-	for _, topic := range r.m.replyTopics() {
-		for {
-			tps, err := r.watermarks(ctx, topic)
-			if err == nil {
-				all = append(all, tps...)
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("kafka-broker: position reply consumer on %s (brokers %s, last error: %v): %w",
-					topic, r.m.cfg.BootstrapServers, err, ctx.Err())
-			case <-r.m.closing:
-				return ErrClosed
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
-	}
-	if err := r.c.Assign(all); err != nil {
-		return fmt.Errorf("kafka-broker: assign reply topics: %w", err)
-	}
-	r.started = true
-	go r.poll()
-	return nil
-}
-
-// watermarks returns every partition of topic at its high watermark.
-func (r *replyConsumer) watermarks(ctx context.Context, topic string) ([]kafka.TopicPartition, error) {
-	md, err := r.c.GetMetadata(&topic, false, timeoutMs(ctx, 10*time.Second))
-	if err != nil {
-		return nil, err
-	}
-	tm, ok := md.Topics[topic]
-	if !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
-		return nil, fmt.Errorf("topic %s not ready: %v", topic, tm.Error)
-	}
-	tps := make([]kafka.TopicPartition, 0, len(tm.Partitions))
-	for _, p := range tm.Partitions {
-		if p.Error.Code() != kafka.ErrNoError || p.Leader < 0 {
-			return nil, fmt.Errorf("partition %s/%d not ready: %v", topic, p.ID, p.Error)
-		}
-		_, high, err := r.c.QueryWatermarkOffsets(topic, p.ID, timeoutMs(ctx, 10*time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("watermarks of %s/%d: %w", topic, p.ID, err)
-		}
-		tps = append(tps, kafka.TopicPartition{Topic: &topic, Partition: p.ID, Offset: kafka.Offset(high)})
-	}
-	return tps, nil
-}
-
-func (r *replyConsumer) poll() {
-	defer close(r.done)
-	for {
-		select {
-		case <-r.stop:
-			return
-		default:
-		}
-		switch e := r.c.Poll(100).(type) {
-		case *kafka.Message:
-			if e.TopicPartition.Error == nil {
-				r.m.handleReply(e)
-			}
-		case kafka.Error:
-			if e.Code() != kafka.ErrAllBrokersDown && e.Code() != kafka.ErrTransport {
-				r.m.log.Warn("kafka-broker: reply consumer error", "error", e)
-			}
-		}
-	}
-}
-
-func (r *replyConsumer) close() {
-	close(r.stop)
-	if r.started {
-		<-r.done
-	}
-	if err := r.c.Close(); err != nil {
-		r.m.log.Warn("kafka-broker: close reply consumer", "error", err)
-	}
-}
-
-// sharedReplyTopic is where instances forward replies that reached the
-// wrong instance: "<Location>.replies", read by every instance.
-func (m *Manager) sharedReplyTopic() string { return m.cfg.Location + ".replies" }
-
-// replyTopics are the topics the reply consumer reads: the configured reply
-// topic and, when that is an instance's own, the shared one too.
-func (m *Manager) replyTopics() []string {
-	if m.cfg.ReplyTopic == m.sharedReplyTopic() {
-		return []string{m.cfg.ReplyTopic}
-	}
-	return []string{m.cfg.ReplyTopic, m.sharedReplyTopic()}
-}
-
-// handleReply dispatches a record of the reply topic.
-func (m *Manager) handleReply(msg *kafka.Message) {
-	ev, err := decodeRecord(msg, m.cfg.MaxRecordBytes)
-	if err != nil {
-		m.rlog.Warn("kafka-broker: malformed reply skipped", "topic", *msg.TopicPartition.Topic,
+		r.rlog.Warn("kafka-broker: malformed reply skipped", "topic", *msg.TopicPartition.Topic,
 			"partition", msg.TopicPartition.Partition, "offset", int64(msg.TopicPartition.Offset), "error", err)
 		return
 	}
-	if m.takeReply(ev) {
+	if r.take(ev) {
 		return
 	}
-	switch kind, sent := m.sent.lookup(ev.CorrelationID); {
+	switch kind, sent := r.sent.lookup(ev.CorrelationID); {
 	case sent && kind == sentByRequest:
-		m.lateReply(ev)
+		r.lateReply(ev)
 	case sent && kind == sentAnswered:
-		m.duplicateReply(ev)
+		r.duplicateReply(ev)
 	case sent:
-		// Sent with Produce by this instance, awaited with
-		// ConsumerStorage.Consume later: keep it there.
-		m.storage.put(ev, recordSize(msg))
-		m.stats.stored.Add(1)
+		r.storage.put(ev, recordSize(msg))
+		r.stats.stored.Add(1)
 	}
-	// Otherwise it belongs to another instance.
+}
+
+// deliver hands ev to the Request awaiting it and remembers that the
+// request was answered, so that another reply to it (a responder that
+// replied twice, a record read again) is told from a late one.
+func (r *replies) deliver(ev *EventObject) bool {
+	if !r.pending.deliver(ev) {
+		return false
+	}
+	r.sent.add(ev.CorrelationID, sentAnswered)
+	return true
+}
+
+// take hands ev to a Request or ConsumerStorage.Consume awaiting it.
+func (r *replies) take(ev *EventObject) bool {
+	return r.deliver(ev) || r.storage.deliver(ev)
+}
+
+// mayBeReply reports whether ev, read from the Location topic, can be the
+// reply to a request of this service: one with a reply status, or the
+// Python package's reply event "respond", can; of the other pending ones, a
+// Go request (it names a reply topic) cannot, nor can one whose last hop is
+// this service (a request it sent to itself).
+func (r *replies) mayBeReply(ev *EventObject) bool {
+	if isReply(ev) || ev.Event == "respond" {
+		return true
+	}
+	if ev.meta != nil && ev.meta.replyTopic != "" {
+		return false
+	}
+	n := len(ev.AuditLog)
+	return n == 0 || ev.AuditLog[n-1].Location != r.location
+}
+
+// isOwnReply reports whether ev is a reply to a request of this service:
+// its first hop left from this Location, its last hop from another one, and
+// it is marked as a reply (its status, or the Python package's event
+// "respond").
+func (r *replies) isOwnReply(ev *EventObject) bool {
+	n := len(ev.AuditLog)
+	if n < 2 || ev.AuditLog[0].Location != r.location || ev.AuditLog[n-1].Location == r.location {
+		return false
+	}
+	return isReply(ev) || ev.Event == "respond"
+}
+
+// reclaim deals with a reply to this service that no waiter of this
+// instance took; notReply when it could not (it is then dispatched as usual).
+func (r *replies) reclaim(msg *kafka.Message, ev *EventObject) verdict {
+	switch kind, sent := r.sent.lookup(ev.CorrelationID); {
+	case sent && kind == sentByRequest:
+		r.lateReply(ev)
+		return replyDone
+	case sent && kind == sentAnswered:
+		r.duplicateReply(ev)
+		return replyDone
+	case sent:
+		return replyStore
+	}
+	// Another instance of this service sent it: forward it, once, to the
+	// reply topic that every instance reads.
+	fwd := &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &r.shared, Partition: kafka.PartitionAny},
+		Key:            msg.Key,
+		Value:          msg.Value,
+		Headers:        append(append([]kafka.Header(nil), msg.Headers...), kafka.Header{Key: HeaderForwarded, Value: []byte(r.location)}),
+	}
+	if err := r.send.sendUntilDone(r.stop, fwd); err != nil {
+		if errors.Is(err, errShuttingDown) {
+			return replyAbandoned
+		}
+		r.rlog.Error("kafka-broker: cannot forward reply; handling it here", "correlation_id", ev.CorrelationID, "error", err)
+		return notReply
+	}
+	r.stats.forwarded.Add(1)
+	return replyDone
+}
+
+// duplicateReply drops another reply to a Request that already got one.
+func (r *replies) duplicateReply(ev *EventObject) {
+	r.stats.duplicateReplies.Add(1)
+	r.rlog.Log(-4, "kafka-broker: duplicate reply dropped", "correlation_id", ev.CorrelationID, "event", ev.Event)
+}
+
+func (r *replies) lateReply(ev *EventObject) {
+	r.stats.lateReplies.Add(1)
+	r.rlog.Info("kafka-broker: late reply", "correlation_id", ev.CorrelationID, "event", ev.Event)
+	if r.late != nil {
+		r.late(ev)
+	}
+}
+
+// isReply reports whether ev is a reply by its status: anything but
+// "pending" (and the Python package's "ongoing") answers a request.
+func isReply(ev *EventObject) bool {
+	return ev.Status != StatusPending && ev.Status != StatusOngoing && ev.Status != ""
 }

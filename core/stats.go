@@ -69,7 +69,7 @@ func (m *Manager) Stats() Stats {
 		DeadLetterRetries: c.deadLetterRetries.Load(), RepliesRefused: c.repliesRefused.Load(),
 		UnsolicitedReplies: c.unsolicitedReplies.Load(), Loops: c.loops.Load(),
 		Malformed: make(map[string]uint64, len(malformedKinds)),
-		Pending:   m.pending.len(),
+		Pending:   m.replies.pending.len(),
 	}
 	for i, k := range malformedKinds {
 		s.Malformed[k] = c.malformed[i].Load()

@@ -22,6 +22,8 @@ const instrumentationName = "github.com/kafka-broker/kafka-broker-go/core"
 // metric callbacks never run.
 type telemetry struct {
 	tracer      trace.Tracer
+	location    string
+	group       string
 	processName string // "process <Location>"
 	prop        propagation.TextMapPropagator
 	reqDuration metric.Float64Histogram
@@ -57,6 +59,7 @@ func (m *Manager) initTelemetry() error {
 	}
 	t := &m.tel
 	t.tracer = tp.Tracer(instrumentationName)
+	t.location, t.group = m.cfg.Location, m.cfg.GroupID
 	t.processName = "process " + m.cfg.Location
 	t.prop = prop
 	meter := mp.Meter(instrumentationName)
@@ -112,7 +115,7 @@ func (m *Manager) initTelemetry() error {
 		o.ObserveInt64(retries, int64(s.retries.Load()))
 		o.ObserveInt64(dlq, int64(s.deadLettered.Load()))
 		o.ObserveInt64(evictions, int64(s.storageEvicted.Load()))
-		o.ObserveInt64(pending, int64(m.pending.len()))
+		o.ObserveInt64(pending, int64(m.replies.pending.len()))
 		o.ObserveInt64(storageSize, int64(m.storage.Len()))
 		for _, l := range m.Lag() {
 			o.ObserveInt64(lag, l.Lag, metric.WithAttributes(
@@ -128,40 +131,24 @@ func (m *Manager) initTelemetry() error {
 type PartitionLag struct {
 	Topic     string
 	Partition int32
-	Lag       int64 // high watermark minus the consumer's position
+	Lag       int64 // high watermark minus the offset after the last record handled
 }
 
 // Lag reports the consumer's lag on each assigned partition of the Location
-// topic, from the watermarks of the latest fetches (no broker round trip).
+// topic: its high watermark, as of the latest fetches (no broker round trip),
+// minus the offset after the last record handled, so records queued or held
+// behind a paused partition count as behind.
 func (m *Manager) Lag() []PartitionLag {
 	m.lifeMu.RLock()
-	defer m.lifeMu.RUnlock()
-	g := m.group
-	if g == nil || m.state.Load() != stateRunning {
+	f := m.fetcher
+	m.lifeMu.RUnlock()
+	if f == nil || m.state.Load() != stateRunning {
 		return nil
 	}
-	tps, err := g.c.Assignment()
-	if err != nil || len(tps) == 0 {
-		return nil
-	}
-	pos, err := g.c.Position(tps)
-	if err != nil {
-		return nil
-	}
-	out := make([]PartitionLag, 0, len(pos))
-	for _, tp := range pos {
-		_, high, err := g.c.GetWatermarkOffsets(*tp.Topic, tp.Partition)
-		if err != nil || high < 0 {
-			continue
-		}
-		lag := high
-		if tp.Offset >= 0 {
-			lag = high - int64(tp.Offset)
-		}
-		if lag < 0 {
-			lag = 0
-		}
-		out = append(out, PartitionLag{Topic: *tp.Topic, Partition: tp.Partition, Lag: lag})
+	lags := f.Lag()
+	out := make([]PartitionLag, len(lags))
+	for i, l := range lags {
+		out[i] = PartitionLag{Topic: m.cfg.Location, Partition: l.Partition, Lag: l.Lag}
 	}
 	return out
 }
@@ -199,10 +186,10 @@ func (c headerCarrier) Keys() []string {
 // startSend starts the producer span of msg and writes its context to the
 // headers. Name and attributes are given at the start, where samplers see
 // them (the messaging conventions ask for it).
-func (m *Manager) startSend(ctx context.Context, msg *kafka.Message) (context.Context, trace.Span) {
+func (t *telemetry) startSend(ctx context.Context, msg *kafka.Message) (context.Context, trace.Span) {
 	topic := *msg.TopicPartition.Topic
 	key := string(msg.Key)
-	ctx, span := m.tel.tracer.Start(ctx, "send "+topic,
+	ctx, span := t.tracer.Start(ctx, "send "+topic,
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(
 			semconv.MessagingSystemKafka,
@@ -213,30 +200,30 @@ func (m *Manager) startSend(ctx context.Context, msg *kafka.Message) (context.Co
 			semconv.MessagingKafkaMessageKey(key),
 		))
 	if span.SpanContext().IsValid() {
-		m.tel.prop.Inject(ctx, headerCarrier{&msg.Headers})
+		t.prop.Inject(ctx, headerCarrier{&msg.Headers})
 	}
 	return ctx, span
 }
 
 // startProcess starts the consumer span of msg, a child of the trace its
 // headers carry.
-func (m *Manager) startProcess(ctx context.Context, msg *kafka.Message) (context.Context, trace.Span) {
+func (t *telemetry) startProcess(ctx context.Context, msg *kafka.Message) (context.Context, trace.Span) {
 	if len(msg.Headers) > 0 {
-		ctx = m.tel.prop.Extract(ctx, headerCarrier{&msg.Headers})
+		ctx = t.prop.Extract(ctx, headerCarrier{&msg.Headers})
 	}
 	topic := *msg.TopicPartition.Topic
-	name := m.tel.processName
-	if topic != m.cfg.Location {
+	name := t.processName
+	if topic != t.location {
 		name = "process " + topic
 	}
-	return m.tel.tracer.Start(ctx, name,
+	return t.tracer.Start(ctx, name,
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(
 			semconv.MessagingSystemKafka,
 			semconv.MessagingOperationTypeProcess,
 			semconv.MessagingOperationName("process"),
 			semconv.MessagingDestinationName(topic),
-			semconv.MessagingConsumerGroupName(m.cfg.GroupID),
+			semconv.MessagingConsumerGroupName(t.group),
 			semconv.MessagingDestinationPartitionID(strconv.Itoa(int(msg.TopicPartition.Partition))),
 			semconv.MessagingKafkaOffset(int(msg.TopicPartition.Offset)),
 			semconv.MessagingMessageID(string(msg.Key)),
@@ -252,10 +239,10 @@ func endSpan(span trace.Span, err error) {
 }
 
 // recordRequest records a Request's duration with its outcome.
-func (m *Manager) recordRequest(ctx context.Context, start time.Time, topic, outcome string) {
-	if !m.tel.reqDuration.Enabled(ctx) {
+func (t *telemetry) recordRequest(ctx context.Context, start time.Time, topic, outcome string) {
+	if !t.reqDuration.Enabled(ctx) {
 		return // no meter configured: skip building the attribute set
 	}
-	m.tel.reqDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
+	t.reqDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
 		semconv.MessagingDestinationName(topic), attribute.String("outcome", outcome)))
 }

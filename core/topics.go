@@ -44,8 +44,8 @@ type topicDirectory struct {
 	known map[string]topicInfo
 }
 
-func newTopicDirectory(admin *kafka.AdminClient) *topicDirectory {
-	return &topicDirectory{describe: describeWith(admin), now: time.Now, known: make(map[string]topicInfo)}
+func newTopicDirectory(describe func(context.Context, string) (topicInfo, error)) *topicDirectory {
+	return &topicDirectory{describe: describe, now: time.Now, known: make(map[string]topicInfo)}
 }
 
 // describeWith describes one topic through admin, bounded by ctx and at most 10s.

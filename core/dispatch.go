@@ -1,0 +1,179 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafka-broker/kafka-broker-go/core/internal/fetch"
+)
+
+// dispatcher handles the records of the Location topic for the fetcher:
+// decode once, check the hop limit, offer it to the replies, then hand it
+// to the router (with retries) or the storage; what fails goes to the
+// dead-letter topic.
+type dispatcher struct {
+	limits   dispatchLimits
+	replies  *replies
+	router   *atomic.Pointer[EventRouter] // the Manager's SetRouter
+	storage  *ConsumerStorage
+	dead     *deadLetters
+	stats    *counters
+	log      *slog.Logger
+	rlog     *rateLogger
+	tel      *telemetry
+	stopping func() bool // the manager is shutting down
+}
+
+// dispatchLimits are the Config fields the dispatcher obeys.
+type dispatchLimits struct {
+	maxRecordBytes int
+	maxHops        int
+	maxAttempts    int
+	initialBackoff time.Duration
+	maxBackoff     time.Duration
+}
+
+var _ fetch.Dispatcher = (*dispatcher)(nil)
+
+func (d *dispatcher) TakeEarly(msg *kafka.Message) bool { return d.replies.takeEarly(msg) }
+
+func (d *dispatcher) Awaiting() bool { return d.replies.awaiting() }
+
+// Handle dispatches one record. It reports false when the manager is
+// shutting down before the record was handled, which leaves it
+// uncommitted.
+func (d *dispatcher) Handle(ctx context.Context, msg *kafka.Message) (fetch.Acks, bool) {
+	return nil, d.handle(ctx, msg)
+}
+
+func (d *dispatcher) handle(base context.Context, msg *kafka.Message) bool {
+	d.stats.consumed.Add(1)
+	received := time.Now()
+	ev, err := decodeRecordAt(msg, d.limits.maxRecordBytes, received)
+	if err != nil {
+		var me *MalformedError
+		kind := MalformedNotJSON
+		if errors.As(err, &me) {
+			kind = me.Kind
+		}
+		d.stats.malformed[malformedIndex(kind)].Add(1)
+		d.rlog.Warn("kafka-broker: malformed record, dead-lettering", "topic", *msg.TopicPartition.Topic,
+			"partition", msg.TopicPartition.Partition, "offset", int64(msg.TopicPartition.Offset),
+			"kind", kind, "error", err)
+		return d.dead.write(msg, err, kind, 0)
+	}
+	if hops := len(ev.AuditLog); d.limits.maxHops > 0 && hops > d.limits.maxHops {
+		d.stats.loops.Add(1)
+		err := fmt.Errorf("%w: %d hops, MaxHops %d", ErrHopLimit, hops, d.limits.maxHops)
+		d.rlog.Warn("kafka-broker: event went through too many hops, dead-lettering", "event", ev.Event,
+			"correlation_id", ev.CorrelationID, "hops", hops, "max_hops", d.limits.maxHops)
+		return d.dead.write(msg, err, DeadLetterLoop, 0)
+	}
+	r := d.router.Load()
+	switch d.replies.offer(msg, ev) {
+	case replyDone:
+		d.stats.handled.Add(1)
+		return true
+	case replyAbandoned:
+		return false
+	case replyStore:
+		return d.store(ev, msg)
+	case replyUnsolicited:
+		if r == nil {
+			return d.store(ev, msg) // the Python way: the storage takes what comes
+		}
+		// A reply nothing here awaits never reaches a handler as a new
+		// request: that is how one record would start a reply loop.
+		d.stats.unsolicitedReplies.Add(1)
+		d.rlog.Warn("kafka-broker: reply that nothing awaits, dead-lettering", "event", ev.Event,
+			"correlation_id", ev.CorrelationID, "status", ev.Status)
+		return d.dead.write(msg, fmt.Errorf("kafka-broker: %q reply to %s: nothing awaits it", ev.Status, ev.CorrelationID),
+			DeadLetterUnsolicitedReply, 0)
+	}
+	if r == nil {
+		return d.store(ev, msg)
+	}
+	name, id := ev.Event, ev.CorrelationID // the handler may change ev
+	ctx, span := d.tel.startProcess(base, msg)
+	attempts, err := d.route(ctx, r, ev, msg, received)
+	endSpan(span, err)
+	if err == nil {
+		d.stats.handled.Add(1)
+		return true
+	}
+	if d.stopping() && !errors.Is(err, ErrNoRoute) {
+		// Failed while Close drains (a Request it made got ErrClosed, say):
+		// leave it uncommitted for the next owner rather than dead-letter it.
+		return false
+	}
+	d.rlog.Error("kafka-broker: event failed, dead-lettering", "event", name,
+		"correlation_id", id, "attempts", attempts, "error", err)
+	return d.dead.write(msg, err, reasonOf(err), attempts)
+}
+
+func (d *dispatcher) store(ev *EventObject, msg *kafka.Message) bool {
+	d.storage.put(ev, recordSize(msg))
+	d.stats.stored.Add(1)
+	d.stats.handled.Add(1)
+	return true
+}
+
+// route runs the handler ev routes to, retrying failures with exponential
+// backoff up to MaxAttempts; it returns how many attempts ran.
+func (d *dispatcher) route(ctx context.Context, r *EventRouter, ev *EventObject, msg *kafka.Message, received time.Time) (int, error) {
+	h, err := r.route(ev.Event)
+	if err != nil {
+		d.stats.noRoute.Add(1)
+		return 0, Permanent(err)
+	}
+	var b *backoff.ExponentialBackOff
+	for attempt := 1; ; attempt++ {
+		err := d.call(ctx, h, ev)
+		if err == nil {
+			return attempt, nil
+		}
+		d.stats.handlerErrors.Add(1)
+		if attempt >= d.limits.maxAttempts || IsPermanent(err) || errors.Is(err, ErrReplyTopicNotAllowed) || d.stopping() {
+			return attempt, err
+		}
+		d.log.Debug("kafka-broker: handler failed", "event", ev.Event, "attempt", attempt, "error", err)
+		if b == nil {
+			b = backoff.NewExponentialBackOff()
+			b.InitialInterval, b.MaxInterval = d.limits.initialBackoff, d.limits.maxBackoff
+			b.Reset()
+		}
+		t := time.NewTimer(b.NextBackOff())
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return attempt, err
+		}
+		d.stats.retries.Add(1)
+		// A fresh decode, received at the same time: the handler may have
+		// changed the event it was given.
+		if ev, err = decodeRecordAt(msg, d.limits.maxRecordBytes, received); err != nil {
+			return attempt, Permanent(err)
+		}
+	}
+}
+
+// call runs h, turning a panic into an error.
+func (d *dispatcher) call(ctx context.Context, h HandlerFunc, ev *EventObject) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.stats.panics.Add(1)
+			d.log.Error("kafka-broker: handler panicked", "event", ev.Event, "panic", p, "stack", string(debug.Stack()))
+			err = fmt.Errorf("kafka-broker: handler for %q panicked: %v", ev.Event, p)
+		}
+	}()
+	return h(ctx, ev)
+}

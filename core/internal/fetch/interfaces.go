@@ -1,0 +1,77 @@
+package fetch
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// Consumer is what the fetcher needs of a librdkafka group consumer.
+// Subscribe's rebalance callback runs inside Poll (and Close).
+type Consumer interface {
+	Subscribe(topic string, rebalance func(kafka.Event) error) error
+	Poll(timeoutMs int) kafka.Event
+	Pause(tps []kafka.TopicPartition) error
+	Resume(tps []kafka.TopicPartition) error
+	// Seek makes the next fetch of tp's partition start at tp.Offset.
+	Seek(tp kafka.TopicPartition) error
+	StoreOffsets(tps []kafka.TopicPartition) error
+	// Commit commits the stored offsets, within ctx.
+	Commit(ctx context.Context) error
+	// Close leaves the group, within ctx.
+	Close(ctx context.Context) error
+	// Watermark returns the partition's high watermark as of the latest
+	// fetch (no broker round trip); ok is false when none is known.
+	Watermark(topic string, partition int32) (high int64, ok bool)
+	// Position returns where the next fetch of the partition starts; ok is
+	// false when that is not known yet.
+	Position(topic string, partition int32) (offset int64, ok bool)
+}
+
+// Acks are the acknowledgements of what a handler sent.
+type Acks interface {
+	// Done is closed once every send is acknowledged or failed for good.
+	Done() <-chan struct{}
+	// Err, once Done is closed, is nil when every send was acknowledged.
+	Err() error
+}
+
+// Dispatcher handles the records the fetcher polls.
+type Dispatcher interface {
+	// TakeEarly is called on the poll goroutine with a record before it is
+	// queued, and with records read ahead while its partition is paused. It
+	// reports whether the record was a reply it handed to its waiter at once;
+	// the fetcher then only stores its offset, in order, and never hands it
+	// to Handle. It must not block.
+	TakeEarly(msg *kafka.Message) bool
+	// Awaiting reports whether requests await replies that may come on the
+	// fetched topic: a partition paused behind a full queue is then read
+	// ahead for them.
+	Awaiting() bool
+	// Handle handles one record, on its partition's worker. acks, when not
+	// nil, is what the record still waits for before its offset may be
+	// stored. ok is false when the record was not handled because the
+	// fetcher is stopping: it stays uncommitted, and so does every later
+	// record of its partition.
+	Handle(ctx context.Context, msg *kafka.Message) (acks Acks, ok bool)
+}
+
+// Settings configure a Fetcher.
+type Settings struct {
+	Topic string
+	// Workers bounds handlers running at once across partitions.
+	Workers int
+	// PartitionQueue is how many records wait per partition for its worker;
+	// as many more may be held before the partition is paused, and as many
+	// records may wait for their acks.
+	PartitionQueue int
+	// DrainTimeout bounds the wait for the handlers (and acks) of revoked
+	// partitions.
+	DrainTimeout time.Duration
+	// Closing, when closed, makes workers start no more records: a shutdown
+	// leaves them uncommitted from its first moment, before Stop runs.
+	Closing <-chan struct{}
+	Log     *slog.Logger
+}

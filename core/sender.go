@@ -1,0 +1,221 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+)
+
+// sender owns the producer: it sends records and waits for their delivery
+// reports, retries writes that must not be lost, and flushes on close.
+// Concurrent sends share librdkafka's batches.
+type sender struct {
+	p       *kafka.Producer
+	brokers string
+	log     *slog.Logger
+	rlog    *rateLogger
+	tel     *telemetry
+	stats   *counters
+
+	mu     sync.RWMutex  // write-held while the producer closes
+	closed chan struct{} // closed when the producer closes
+	events chan struct{} // closed when the event loop ended
+}
+
+func newSender(p *kafka.Producer, brokers string, log *slog.Logger, tel *telemetry, stats *counters) *sender {
+	s := &sender{p: p, brokers: brokers, log: log, rlog: newRateLogger(log), tel: tel, stats: stats,
+		closed: make(chan struct{}), events: make(chan struct{})}
+	go s.eventLoop()
+	return s
+}
+
+// eventLoop logs the producer's errors. Delivery reports go straight to the
+// channel each send passes; this drains the rest of the producer's events
+// and ends when the producer is closed.
+func (s *sender) eventLoop() {
+	defer close(s.events)
+	for e := range s.p.Events() {
+		if ev, ok := e.(kafka.Error); ok {
+			switch {
+			case ev.IsFatal():
+				s.log.Error("kafka-broker: fatal producer error", "error", ev)
+			case ev.Code() != kafka.ErrAllBrokersDown && ev.Code() != kafka.ErrTransport:
+				s.rlog.Warn("kafka-broker: producer error", "error", ev)
+			default:
+				s.log.Debug("kafka-broker: producer connection error", "error", ev)
+			}
+		}
+	}
+}
+
+// send produces msg and waits for its delivery report, ctx's end, or the
+// producer's close.
+func (s *sender) send(ctx context.Context, msg *kafka.Message) (err error) {
+	ctx, span := s.tel.startSend(ctx, msg)
+	defer func() { endSpan(span, err) }()
+	// The delivery report comes straight from confluent-kafka-go's poller.
+	done := make(chan kafka.Event, 1)
+	topic := *msg.TopicPartition.Topic
+	if err := s.enqueue(ctx, msg, done); err != nil {
+		return err
+	}
+	select {
+	case e := <-done:
+		if err := deliveryError(e); err != nil {
+			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+		}
+		s.stats.produced.Add(1)
+		return nil
+	case <-ctx.Done():
+		// The record may still be delivered; the caller is told it is not known.
+		return s.ctxError("produce to "+topic, ctx.Err())
+	case <-s.closed:
+		select {
+		case e := <-done:
+			if err := deliveryError(e); err != nil {
+				return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+			}
+			return nil
+		default:
+			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
+		}
+	}
+}
+
+// enqueue hands msg to librdkafka, waiting while its queue is full.
+func (s *sender) enqueue(ctx context.Context, msg *kafka.Message, done chan kafka.Event) error {
+	topic := *msg.TopicPartition.Topic
+	for {
+		if err := ctx.Err(); err != nil {
+			return s.ctxError("produce to "+topic, err)
+		}
+		err := s.produce(msg, done)
+		if err == nil {
+			return nil
+		}
+		var kerr kafka.Error
+		if !errors.As(err, &kerr) || kerr.Code() != kafka.ErrQueueFull {
+			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+		}
+		// librdkafka's queue is full: wait for deliveries to make room.
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case <-ctx.Done():
+			return s.ctxError("produce to "+topic, ctx.Err())
+		case <-s.closed:
+			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
+		}
+	}
+}
+
+func (s *sender) produce(msg *kafka.Message, done chan kafka.Event) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+	}
+	return s.p.Produce(msg, done)
+}
+
+// sendUntilDone sends msg, retrying failures with backoff until it is
+// acknowledged, fails permanently, or ctx ends (errShuttingDown).
+func (s *sender) sendUntilDone(ctx context.Context, msg *kafka.Message) error {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		cp := *msg
+		err := s.send(ctx, &cp)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrClosed) || ctx.Err() != nil:
+			return struct{}{}, backoff.Permanent(errShuttingDown)
+		case permanentProduceError(err):
+			return struct{}{}, backoff.Permanent(err)
+		default:
+			s.rlog.Warn("kafka-broker: write failed, retrying", "topic", *msg.TopicPartition.Topic, "error", err)
+		}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
+	if err != nil && ctx.Err() != nil {
+		return errShuttingDown
+	}
+	return err
+}
+
+// ctxError wraps a ctx error with what was being done and the brokers, so a
+// dead broker is easy to recognise.
+func (s *sender) ctxError(what string, err error) error {
+	return fmt.Errorf("kafka-broker: %s (brokers %s): %w", what, s.brokers, err)
+}
+
+// close flushes what is queued until ctx ends (the rest is purged and
+// reported), then closes the producer: sends waiting for reports end with
+// ErrClosed.
+func (s *sender) close(ctx context.Context) error {
+	var err error
+	for s.p.Len() > 0 {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("kafka-broker: close: %d records not flushed: %w", s.p.Len(), ctx.Err())
+			s.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
+			break
+		}
+		s.p.Flush(100)
+	}
+	s.mu.Lock()
+	close(s.closed)
+	s.mu.Unlock()
+	return err
+}
+
+// destroy releases the producer once nothing uses it any more.
+func (s *sender) destroy() {
+	s.p.Close()
+	<-s.events
+}
+
+// deliveryError is the outcome a delivery report carries; a topic that does
+// not exist is an error wrapping ErrUnknownTopic.
+func deliveryError(e kafka.Event) error {
+	var err error
+	switch ev := e.(type) {
+	case *kafka.Message:
+		err = ev.TopicPartition.Error
+	case kafka.Error:
+		err = ev
+	}
+	var kerr kafka.Error
+	if errors.As(err, &kerr) && (kerr.Code() == kafka.ErrUnknownTopicOrPart || kerr.Code() == kafka.ErrUnknownTopic) {
+		return fmt.Errorf("%w: %w", ErrUnknownTopic, err)
+	}
+	return err
+}
+
+// errShuttingDown: a write was abandoned because the manager is closing.
+var errShuttingDown = errors.New("kafka-broker: shutting down")
+
+// permanentProduceError reports errors that retrying the same record cannot fix.
+func permanentProduceError(err error) bool {
+	if errors.Is(err, ErrUnknownTopic) {
+		return true
+	}
+	var kerr kafka.Error
+	if !errors.As(err, &kerr) {
+		return false
+	}
+	switch kerr.Code() {
+	case kafka.ErrMsgSizeTooLarge, kafka.ErrRecordListTooLarge, kafka.ErrInvalidRecord, kafka.ErrInvalidMsg,
+		kafka.ErrInvalidMsgSize, kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
+		kafka.ErrTopicException, kafka.ErrInvalidArg, kafka.ErrUnknownTopic:
+		return true
+	}
+	return false
+}
