@@ -83,7 +83,7 @@ func TestResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			status, body := Response(&core.EventObject{Data: json.RawMessage(tt.data)})
+			status, body, _ := Response(&core.EventObject{Data: json.RawMessage(tt.data)})
 			if status != tt.status {
 				t.Errorf("status %d, want %d", status, tt.status)
 			}
@@ -101,7 +101,7 @@ func TestResponse(t *testing.T) {
 }
 
 func TestResponseKeepsText(t *testing.T) {
-	_, body := Response(&core.EventObject{Data: json.RawMessage(`{"http_status":400,"error":"<n> & m"}`)})
+	_, body, _ := Response(&core.EventObject{Data: json.RawMessage(`{"http_status":400,"error":"<n> & m"}`)})
 	if string(body) != `{"error":"<n> & m"}` {
 		t.Errorf("body %s, want the text unescaped", body)
 	}
@@ -228,7 +228,7 @@ func TestClassifyRemote(t *testing.T) {
 	// Response answers an error reply the same way.
 	rep := &core.EventObject{CorrelationID: "c2", Status: core.StatusError,
 		Data: json.RawMessage(`{"message":"n is a required field","status_code":422,"payload":{},"fields":[{"field":"n","tag":"required","message":"n is a required field"}]}`)}
-	status, body := Response(rep)
+	status, body, _ := Response(rep)
 	want := `{"error":"invalid","message":"n is a required field","correlation_id":"c2","fields":[{"field":"n","tag":"required","message":"n is a required field"}]}`
 	if status != 422 || !jsonEqual(t, body, []byte(want)) {
 		t.Errorf("Response(error reply) = %d %s, want 422 %s", status, body, want)

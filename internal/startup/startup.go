@@ -1,0 +1,68 @@
+// Package startup starts a Manager's consumer for the runners that own one
+// (gininteg and echointeg's Run, fxmodule, the examples): bounded in time,
+// and with an error that names the brokers and says what to do about it.
+package startup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kafka-broker/kafka-broker-go/core"
+)
+
+// DefaultTimeout bounds a start when the caller sets no bound: long enough
+// for a group join on a busy broker, short enough that a service pointed at
+// the wrong address fails within a minute.
+const DefaultTimeout = 30 * time.Second
+
+// pingTimeout bounds the metadata request that tells an unreachable broker
+// from a slow group join once the start gave up.
+const pingTimeout = 2 * time.Second
+
+// Consumer runs m.InitConsumer until it returns, timeout passes (default
+// DefaultTimeout) or ctx ends. When the time runs out, the error says
+// whether the brokers answer at all and what to change; knob names the
+// setting that changes timeout ("WithInitTimeout"). An error because ctx
+// ended is returned as InitConsumer gave it.
+func Consumer(ctx context.Context, m *core.Manager, timeout time.Duration, knob string) error {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	initCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := m.InitConsumer(initCtx)
+	if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &Error{Err: err, Brokers: m.Config().BootstrapServers, Timeout: timeout, Knob: knob,
+		Reachable: ping(ctx, m) == nil, Group: m.Config().GroupID}
+}
+
+func ping(ctx context.Context, m *core.Manager) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	return m.Ping(ctx)
+}
+
+// Error is a start that ran out of time.
+type Error struct {
+	Err       error // InitConsumer's error
+	Brokers   string
+	Timeout   time.Duration
+	Knob      string
+	Reachable bool // the brokers answered a metadata request afterwards
+	Group     string
+}
+
+func (e *Error) Error() string {
+	if !e.Reachable {
+		return fmt.Sprintf("%v: no Kafka broker answered at %s within %s: start Kafka there, or set "+
+			"KAFKA_BOOTSTRAP_SERVERS (Config.BootstrapServers) to the address of a running broker", e.Err, e.Brokers, e.Timeout)
+	}
+	return fmt.Sprintf("%v: the brokers at %s answer, but the consumer did not join group %s within %s: "+
+		"check the group's ACLs and the broker's logs, or allow more time (%s)", e.Err, e.Brokers, e.Group, e.Timeout, e.Knob)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
