@@ -17,9 +17,10 @@ import (
 // the wrong address fails within a minute.
 const DefaultTimeout = 30 * time.Second
 
-// pingTimeout bounds the metadata request that tells an unreachable broker
-// from a slow group join once the start gave up.
-const pingTimeout = 2 * time.Second
+// maxPing bounds the metadata request that tells an unreachable broker from
+// a slow group join once the start gave up; it takes a fifth of the start's
+// time at most, so that the whole stays within the timeout.
+const maxPing = 2 * time.Second
 
 // Consumer runs m.InitConsumer until it returns, timeout passes (default
 // DefaultTimeout) or ctx ends. When the time runs out, the error says
@@ -30,18 +31,19 @@ func Consumer(ctx context.Context, m *core.Manager, timeout time.Duration, knob 
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	initCtx, cancel := context.WithTimeout(ctx, timeout)
+	pingTimeout := min(maxPing, timeout/5)
+	initCtx, cancel := context.WithTimeout(ctx, timeout-pingTimeout)
 	defer cancel()
 	err := m.InitConsumer(initCtx)
 	if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return &Error{Err: err, Brokers: m.Config().BootstrapServers, Timeout: timeout, Knob: knob,
-		Reachable: ping(ctx, m) == nil, Group: m.Config().GroupID}
+		Reachable: ping(ctx, m, pingTimeout) == nil, Group: m.Config().GroupID}
 }
 
-func ping(ctx context.Context, m *core.Manager) error {
-	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+func ping(ctx context.Context, m *core.Manager, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return m.Ping(ctx)
 }
