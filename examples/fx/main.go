@@ -121,7 +121,7 @@ func newServer(p serverParams) *http.Server {
 	}
 	e := gin.New()
 	e.Use(gin.Recovery())
-	e.GET("/livez", gininteg.Liveness())             // 200 while the process serves
+	e.GET("/livez", gininteg.Liveness())            // 200 while the process serves
 	e.GET("/readyz", gininteg.Readiness(p.Manager)) // 503 until the consumer runs
 	e.GET("/greet/:name", gininteg.Middleware(p.Manager), greet)
 	// GET /asyncapi.json and /docs: the events of the app's routers.
