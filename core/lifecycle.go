@@ -49,6 +49,9 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	if !m.cfg.DisableDeadLetter {
 		topics = append(topics, m.cfg.DeadLetterTopic)
 	}
+	if m.cfg.RequestOnly {
+		topics = m.replyTopics() // no group consumer: no Location, no dead letters
+	}
 	if err := m.ensureTopics(ctx, topics...); err != nil {
 		return err
 	}
@@ -59,6 +62,9 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	m.replies = rc
 	if err := rc.position(ctx); err != nil {
 		return err
+	}
+	if m.cfg.RequestOnly {
+		return nil // the reply consumer is all a requester needs
 	}
 	gc, err := m.newGroupConsumer()
 	if err != nil {
