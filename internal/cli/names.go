@@ -94,4 +94,3 @@ func checkRoutingKey(k string, wildcards bool) error {
 	}
 	return nil
 }
-
