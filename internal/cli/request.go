@@ -34,7 +34,7 @@ afterwards. The Location is generated: kafka-broker-cli-<UTC start time>-
 this library runs creates a topic by replying to it, so a deleted reply
 topic stays deleted; should one be left behind (a killed command, or a
 client that auto-creates topics writing to it late), a janitor may delete
-the topics matching ^kafka-broker-cli-[0-9]{8}T[0-9]{6}Z-[0-9a-f]{8}(\.replies)?$
+the topics matching ` + TempTopicPattern + `
 whose time is older than the longest --timeout in use.
 
 Python kafka-broker services reply to the Location of the audit trail
