@@ -88,11 +88,11 @@ func Start(ctx context.Context, brokers, location string) (*core.Manager, error)
 	return w, nil
 }
 
-func hello(ctx context.Context, in HelloIn) (HelloOut, error) {
+func hello(_ context.Context, in HelloIn) (HelloOut, error) {
 	return HelloOut{Message: fmt.Sprintf("Hello, %s!", in.Name)}, nil
 }
 
-func double(ctx context.Context, in DoubleIn) (DoubleOut, error) {
+func double(_ context.Context, in DoubleIn) (DoubleOut, error) {
 	return DoubleOut{N: *in.N * 2}, nil
 }
 

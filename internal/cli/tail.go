@@ -44,20 +44,20 @@ func runTail(ctx context.Context, env Env, args []string) int {
 		c             connFlags
 		fromBeginning bool
 		patterns      stringsFlag
-		max           int
+		maxEvents     int
 		format        = formatFlag("auto")
 	)
 	fs := newFlagSet("tail", "tail <topic>... [flags]", tailAbout, tailMore)
 	fs.BoolVar(&fromBeginning, "from-beginning", false, "print the events already in the topics first")
 	fs.Var(&patterns, "event", "print only events whose routing key matches `pattern`; repeatable")
-	fs.IntVar(&max, "max-events", 0, "exit after printing `n` events (0: no limit)")
+	fs.IntVar(&maxEvents, "max-events", 0, "exit after printing `n` events (0: no limit)")
 	fs.Var(&format, "format", formatHelp)
 	c.register(fs)
 	topics, err := fs.parse(args, 1, -1)
 	if err != nil {
 		return fs.fail(env, err)
 	}
-	t := tail{env: env, conn: c, topics: topics, fromBeginning: fromBeginning, max: max,
+	t := tail{env: env, conn: c, topics: topics, fromBeginning: fromBeginning, maxEvents: maxEvents,
 		out: printer{w: env.Stdout, human: format.human(env, env.Stdout)}}
 	if err := t.run(ctx, patterns); err != nil {
 		return fail(env, "tail", err)
@@ -70,7 +70,7 @@ type tail struct {
 	conn          connFlags
 	topics        []string
 	fromBeginning bool
-	max           int
+	maxEvents     int
 	out           printer
 }
 
@@ -80,8 +80,8 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 			return err
 		}
 	}
-	if t.max < 0 {
-		return usagef("--max-events: must not be negative: %d", t.max)
+	if t.maxEvents < 0 {
+		return usagef("--max-events: must not be negative: %d", t.maxEvents)
 	}
 	filter, err := newEventFilter(patterns)
 	if err != nil {
@@ -150,7 +150,7 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 			if err := t.out.print(ev, where, e.Timestamp); err != nil {
 				return err
 			}
-			if printed++; t.max > 0 && printed >= t.max {
+			if printed++; t.maxEvents > 0 && printed >= t.maxEvents {
 				return nil
 			}
 		case kafka.Error:

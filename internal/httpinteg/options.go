@@ -77,42 +77,42 @@ func positive(dst *time.Duration, d time.Duration) {
 	}
 }
 
-// WithGracePeriod: see gininteg.WithGracePeriod.
+// WithGracePeriod is gininteg.WithGracePeriod, shared with echointeg.
 func WithGracePeriod(d time.Duration) RunOption {
 	return func(c *RunConfig) { positive(&c.GracePeriod, d) }
 }
 
-// WithCloseTimeout: see gininteg.WithCloseTimeout.
+// WithCloseTimeout is gininteg.WithCloseTimeout, shared with echointeg.
 func WithCloseTimeout(d time.Duration) RunOption {
 	return func(c *RunConfig) { positive(&c.CloseTimeout, d) }
 }
 
-// WithInitTimeout: see gininteg.WithInitTimeout.
+// WithInitTimeout is gininteg.WithInitTimeout, shared with echointeg.
 func WithInitTimeout(d time.Duration) RunOption {
 	return func(c *RunConfig) { positive(&c.InitTimeout, d) }
 }
 
-// WithSignals: see gininteg.WithSignals.
+// WithSignals is gininteg.WithSignals, shared with echointeg.
 func WithSignals(sig ...os.Signal) RunOption {
 	return func(c *RunConfig) { c.Signals = sig }
 }
 
-// WithListener: see gininteg.WithListener.
+// WithListener is gininteg.WithListener, shared with echointeg.
 func WithListener(ln net.Listener) RunOption {
 	return func(c *RunConfig) { c.Listener = ln }
 }
 
-// WithOnReady: see gininteg.WithOnReady.
+// WithOnReady is gininteg.WithOnReady, shared with echointeg.
 func WithOnReady(fn func(addr net.Addr)) RunOption {
 	return func(c *RunConfig) { c.OnReady = fn }
 }
 
-// WithLogger: see gininteg.WithLogger.
+// WithLogger is gininteg.WithLogger, shared with echointeg.
 func WithLogger(l *slog.Logger) RunOption {
 	return func(c *RunConfig) { c.Logger = l }
 }
 
-// WithServer: see gininteg.WithServer.
+// WithServer is gininteg.WithServer, shared with echointeg.
 func WithServer(srv *http.Server) RunOption {
 	return func(c *RunConfig) { c.Server = srv }
 }
@@ -171,19 +171,19 @@ type timeoutOption[C any] time.Duration
 func (o timeoutOption[C]) applyRequest(c *RequestConfig)    { c.Timeout = time.Duration(o) }
 func (o timeoutOption[C]) applyHandler(c *HandlerConfig[C]) { c.Timeout = time.Duration(o) }
 
-// WithTimeout: see gininteg.WithTimeout.
+// WithTimeout is gininteg.WithTimeout, shared with echointeg.
 func WithTimeout[C any](d time.Duration) RequestOption[C] { return timeoutOption[C](d) }
 
 type handlerOptionFunc[C any] func(*HandlerConfig[C])
 
 func (f handlerOptionFunc[C]) applyHandler(c *HandlerConfig[C]) { f(c) }
 
-// WithEventData: see gininteg.WithEventData.
+// WithEventData is gininteg.WithEventData, shared with echointeg.
 func WithEventData[C any](fn func(C) (any, error)) HandlerOption[C] {
 	return handlerOptionFunc[C](func(c *HandlerConfig[C]) { c.Data = fn })
 }
 
-// WithMaxBodyBytes: see gininteg.WithMaxBodyBytes.
+// WithMaxBodyBytes is gininteg.WithMaxBodyBytes, shared with echointeg.
 func WithMaxBodyBytes[C any](n int64) HandlerOption[C] {
 	return handlerOptionFunc[C](func(c *HandlerConfig[C]) {
 		if n > 0 {
@@ -203,12 +203,12 @@ type HealthConfig struct {
 // HealthOption configures Readiness.
 type HealthOption func(*HealthConfig)
 
-// WithCheck: see gininteg.WithCheck.
+// WithCheck is gininteg.WithCheck, shared with echointeg.
 func WithCheck(name string, fn func(ctx context.Context) error) HealthOption {
 	return func(c *HealthConfig) { c.Checks = append(c.Checks, Check{Name: name, Fn: fn}) }
 }
 
-// WithCheckTimeout: see gininteg.WithCheckTimeout.
+// WithCheckTimeout is gininteg.WithCheckTimeout, shared with echointeg.
 func WithCheckTimeout(d time.Duration) HealthOption {
 	return func(c *HealthConfig) { positive(&c.Timeout, d) }
 }

@@ -162,12 +162,12 @@ func StartResponder(t testing.TB, opts ...core.Option) *Responder {
 	test.BindEvent("echo", func(ctx context.Context, ev *core.EventObject) error {
 		return m.Reply(ctx, ev, ev.Data)
 	})
-	test.BindEvent("hold", func(ctx context.Context, ev *core.EventObject) error {
+	test.BindEvent("hold", func(_ context.Context, ev *core.EventObject) error {
 		r.held <- ev
 		return nil
 	})
 	// Names "taken" and "broken" get error replies of the handler's choice.
-	core.HandleEvent(test, "order", func(ctx context.Context, in OrderIn) (OrderOut, error) {
+	core.HandleEvent(test, "order", func(_ context.Context, in OrderIn) (OrderOut, error) {
 		switch in.Name {
 		case "taken":
 			return OrderOut{}, core.ErrorReply(http.StatusConflict, "name %q is taken", in.Name)
@@ -247,7 +247,7 @@ func Serve(t testing.TB, a Adapter, m *core.Manager, app App, p RunParams) (url 
 			select {
 			case result = <-done:
 			case <-time.After(waitTimeout):
-				result = errors.New("Run did not return after its context ended")
+				result = errors.New("the adapter's Run did not return after its context ended")
 			}
 		}
 		return result

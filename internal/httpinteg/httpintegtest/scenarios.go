@@ -173,7 +173,7 @@ func ShutdownDrains(t *testing.T, a Adapter) {
 		Topic:       resp.Location,
 		HoldTimeout: time.Second,
 		Began:       func(route string) { began <- route },
-		After: func(route string, status int, ready bool) {
+		After: func(_ string, status int, ready bool) {
 			after <- handled{status, ready}
 		},
 	}
@@ -203,22 +203,7 @@ func ShutdownDrains(t *testing.T, a Adapter) {
 			t.Fatalf("only %d requests reached a handler", i)
 		}
 	}
-	toRelease := make(map[string]*core.EventObject)
-	for need := n - timingOut; need > 0; {
-		ev := resp.NextHeld(t)
-		id := HeldID(t, ev)
-		k, err := strconv.Atoi(id)
-		if err != nil {
-			t.Fatalf("held request id %q", id)
-		}
-		if k >= released && k < released+timingOut {
-			continue // a /hold-timeout request, which may time out first
-		}
-		need--
-		if k < released {
-			toRelease[id] = ev
-		}
-	}
+	toRelease := heldToRelease(t, resp, n-timingOut, released, timingOut)
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- stop() }()
@@ -229,20 +214,7 @@ func ShutdownDrains(t *testing.T, a Adapter) {
 	for range n {
 		select {
 		case r := <-results:
-			var want []int
-			switch {
-			case r.i < released:
-				want = []int{http.StatusOK}
-			case r.i < released+timingOut:
-				want = []int{http.StatusGatewayTimeout, http.StatusServiceUnavailable}
-			default:
-				want = []int{http.StatusServiceUnavailable}
-			}
-			if r.err != nil {
-				t.Errorf("request %d: %v", r.i, r.err)
-			} else if !contains(want, r.status) {
-				t.Errorf("request %d: status %d, want one of %v", r.i, r.status, want)
-			}
+			checkDrained(t, r.i, r.status, r.err, released, timingOut)
 		case <-time.After(waitTimeout):
 			t.Fatal("a request hangs during shutdown")
 		}
@@ -270,6 +242,52 @@ func ShutdownDrains(t *testing.T, a Adapter) {
 	}
 	if _, err := client.Get(url + "/livez"); err == nil {
 		t.Error("server still accepts requests after Run returned")
+	}
+}
+
+// heldToRelease returns the /hold requests of ShutdownDrains that the
+// test replies to (ids below released), once the need requests that wait
+// for a reply reached the responder; the /hold-timeout ones (ids from
+// released, timingOut of them) may time out first and are skipped.
+func heldToRelease(t *testing.T, resp *Responder, need, released, timingOut int) map[string]*core.EventObject {
+	t.Helper()
+	toRelease := make(map[string]*core.EventObject)
+	for need > 0 {
+		ev := resp.NextHeld(t)
+		id := HeldID(t, ev)
+		k, err := strconv.Atoi(id)
+		if err != nil {
+			t.Fatalf("held request id %q", id)
+		}
+		if k >= released && k < released+timingOut {
+			continue
+		}
+		need--
+		if k < released {
+			toRelease[id] = ev
+		}
+	}
+	return toRelease
+}
+
+// checkDrained checks the answer to request i of ShutdownDrains: 200 for a
+// released one, 504 (or 503 past the grace period) for one timing out, 503
+// for one canceled at the end of the grace period.
+func checkDrained(t *testing.T, i, status int, err error, released, timingOut int) {
+	t.Helper()
+	var want []int
+	switch {
+	case i < released:
+		want = []int{http.StatusOK}
+	case i < released+timingOut:
+		want = []int{http.StatusGatewayTimeout, http.StatusServiceUnavailable}
+	default:
+		want = []int{http.StatusServiceUnavailable}
+	}
+	if err != nil {
+		t.Errorf("request %d: %v", i, err)
+	} else if !contains(want, status) {
+		t.Errorf("request %d: status %d, want one of %v", i, status, want)
 	}
 }
 
