@@ -63,8 +63,9 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("%v: no Kafka broker answered at %s within %s: start Kafka there, or set "+
 			"KAFKA_BOOTSTRAP_SERVERS (Config.BootstrapServers) to the address of a running broker", e.Err, e.Brokers, e.Timeout)
 	}
-	return fmt.Sprintf("%v: the brokers at %s answer, but the consumer did not join group %s within %s: "+
-		"check the group's ACLs and the broker's logs, or allow more time (%s)", e.Err, e.Brokers, e.Group, e.Timeout, e.Knob)
+	return fmt.Sprintf("%v: the brokers at %s answer, but the consumer did not start within %s: check that its "+
+		"topics exist or may be created and that group %s may be joined (ACLs, the broker's logs), or allow more time (%s)",
+		e.Err, e.Brokers, e.Timeout, e.Group, e.Knob)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

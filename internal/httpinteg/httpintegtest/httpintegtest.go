@@ -327,3 +327,29 @@ func decodeError(t testing.TB, b []byte) errorBody {
 	}
 	return e
 }
+
+// RunScenarios runs every scenario against a, each as a parallel subtest
+// named after it (TestScenarios/TypedCalls, ...).
+func RunScenarios(t *testing.T, a Adapter) {
+	scenarios := []struct {
+		name string
+		run  func(*testing.T, Adapter)
+	}{
+		{"TypedCalls", TypedCalls},
+		{"Docs", Docs},
+		{"ConcurrentRequests", ConcurrentRequests},
+		{"ClientDisconnect", ClientDisconnect},
+		{"ShutdownDrains", ShutdownDrains},
+		{"Readiness", Readiness},
+		{"ErrorResponses", ErrorResponses},
+		{"NotStarted", NotStarted},
+		{"ManagerInContext", ManagerInContext},
+		{"RunInitFailure", RunInitFailure},
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			s.run(t, a)
+		})
+	}
+}
