@@ -156,7 +156,12 @@ func runBoth(ctx context.Context, s Setup, workerLocation string, api API) error
 	case ws = <-workerStarted:
 		if ws.err != nil || ws.w == nil {
 			stopAPI()
-			return errors.Join(ws.err, <-apiDone)
+			apiErr = <-apiDone
+			var same *startup.Error
+			if ws.err != nil && errors.As(apiErr, &same) {
+				apiErr = nil // the API's consumer gave up for the same reason
+			}
+			return errors.Join(ws.err, apiErr)
 		}
 		apiErr = <-apiDone // returns once HTTP drained
 	case apiErr = <-apiDone:
