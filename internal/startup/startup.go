@@ -59,13 +59,17 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	timeout := e.Timeout.Round(time.Millisecond)
+	if e.Timeout >= time.Second {
+		timeout = e.Timeout.Round(100 * time.Millisecond) // what is left of fx's start timeout: 13s, not 12.99981s
+	}
 	if !e.Reachable {
 		return fmt.Sprintf("%v: no Kafka broker answered at %s within %s: start Kafka there, or set "+
-			"KAFKA_BOOTSTRAP_SERVERS (Config.BootstrapServers) to the address of a running broker", e.Err, e.Brokers, e.Timeout)
+			"KAFKA_BOOTSTRAP_SERVERS (Config.BootstrapServers) to the address of a running broker", e.Err, e.Brokers, timeout)
 	}
 	return fmt.Sprintf("%v: the brokers at %s answer, but the consumer did not start within %s: check that its "+
 		"topics exist or may be created and that group %s may be joined (ACLs, the broker's logs), or allow more time (%s)",
-		e.Err, e.Brokers, e.Timeout, e.Group, e.Knob)
+		e.Err, e.Brokers, timeout, e.Group, e.Knob)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
