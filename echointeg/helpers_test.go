@@ -18,13 +18,7 @@ func TestMain(m *testing.M) { kafkatest.Main(m) }
 var adapter = httpintegtest.Adapter{
 	Handler: func(m *core.Manager, a httpintegtest.App) http.Handler { return app(m, a) },
 	Run: func(ctx context.Context, m *core.Manager, a httpintegtest.App, p httpintegtest.RunParams) error {
-		return echointeg.Run(ctx, app(m, a), m, "",
-			echointeg.WithListener(p.Listener),
-			echointeg.WithGracePeriod(p.GracePeriod),
-			echointeg.WithInitTimeout(p.InitTimeout),
-			echointeg.WithOnReady(p.OnReady),
-			echointeg.WithSignals(),
-			echointeg.WithLogger(kafkatest.Logger()))
+		return echointeg.Run(ctx, app(m, a), m, "", httpintegtest.RunOptions(p)...)
 	},
 }
 

@@ -17,7 +17,7 @@ import (
 
 func TestLoggerFromGraph(t *testing.T) {
 	t.Parallel()
-	var buf syncBuffer
+	var buf kafkatest.Buffer
 	cfg := kafkatest.Config(t, "fx")
 	app := fxtest.New(t,
 		fx.Supply(cfg, slog.New(slog.NewTextHandler(&buf, nil))),

@@ -1,7 +1,6 @@
 package fxmodule_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -48,24 +47,6 @@ func echoRouter() *core.EventRouter {
 		return m.Reply(ctx, ev, ev.Data)
 	})
 	return r
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // logRecorder is a slog.Handler that keeps every record's message and
@@ -125,6 +106,13 @@ func probeServer(lc fx.Lifecycle, m *core.Manager) *http.Server {
 	e.GET("/livez", gininteg.Liveness())
 	e.GET("/readyz", gininteg.Readiness(m))
 	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	serveOnLifecycle(lc, srv)
+	return srv
+}
+
+// serveOnLifecycle makes lc serve srv on 127.0.0.1 (a free port, then in
+// srv.Addr) on start, and shut it down on stop.
+func serveOnLifecycle(lc fx.Lifecycle, srv *http.Server) {
 	lc.Append(fx.Hook{
 		OnStart: func(context.Context) error {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -137,7 +125,6 @@ func probeServer(lc fx.Lifecycle, m *core.Manager) *http.Server {
 		},
 		OnStop: srv.Shutdown,
 	})
-	return srv
 }
 
 // get does a GET on srv and returns the status.

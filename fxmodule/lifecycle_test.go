@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -156,18 +155,7 @@ func TestHTTPDrainsBeforeConsumerCloses(t *testing.T) {
 			consumerReadyAtShutdown = m.Ready()
 			close(shutdownBegan)
 		})
-		lc.Append(fx.Hook{
-			OnStart: func(context.Context) error {
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					return err
-				}
-				srv.Addr = ln.Addr().String()
-				go srv.Serve(ln)
-				return nil
-			},
-			OnStop: srv.Shutdown,
-		})
+		serveOnLifecycle(lc, srv)
 		return srv, nil
 	}
 

@@ -21,13 +21,7 @@ func TestMain(m *testing.M) {
 var adapter = httpintegtest.Adapter{
 	Handler: func(m *core.Manager, a httpintegtest.App) http.Handler { return app(m, a) },
 	Run: func(ctx context.Context, m *core.Manager, a httpintegtest.App, p httpintegtest.RunParams) error {
-		return gininteg.Run(ctx, app(m, a), m, "",
-			gininteg.WithListener(p.Listener),
-			gininteg.WithGracePeriod(p.GracePeriod),
-			gininteg.WithInitTimeout(p.InitTimeout),
-			gininteg.WithOnReady(p.OnReady),
-			gininteg.WithSignals(),
-			gininteg.WithLogger(kafkatest.Logger()))
+		return gininteg.Run(ctx, app(m, a), m, "", httpintegtest.RunOptions(p)...)
 	},
 }
 

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +14,6 @@ import (
 )
 
 func TestMain(m *testing.M) { kafkatest.Main(m) }
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestUnreachableBroker runs the example against a broker that cannot be
 // reached: the API serves /livez and /readyz (503) while the consumer starts
@@ -47,7 +27,7 @@ func TestUnreachableBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs kafkatest.Buffer
 	s := devenv.Setup{Brokers: dead, Listener: ln, StartTimeout: devenvtest.StartTimeout,
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
 	done := make(chan error, 1)

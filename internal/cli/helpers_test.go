@@ -120,20 +120,10 @@ func startResponder(t *testing.T, r *core.EventRouter) *core.Manager {
 // startResponderWith is startResponder with librdkafka properties.
 func startResponderWith(t *testing.T, r *core.EventRouter, props map[string]any) *core.Manager {
 	t.Helper()
-	m, err := core.NewManager(core.Config{
+	m := kafkatest.NewManager(t, core.Config{
 		BootstrapServers: kafkatest.Bootstrap(t),
 		Location:         kafkatest.Name(t, "svc"),
 		Kafka:            props,
-	}, core.WithLogger(kafkatest.Logger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
 	})
 	root := core.NewEventRouter("svc")
 	root.IncludeBinder(r)

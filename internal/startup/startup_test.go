@@ -14,22 +14,6 @@ import (
 
 func TestMain(m *testing.M) { kafkatest.Main(m) }
 
-func newManager(t *testing.T, cfg core.Config) *core.Manager {
-	t.Helper()
-	m, err := core.NewManager(cfg, core.WithLogger(kafkatest.Logger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return m
-}
-
 // TestConsumer checks the three ends of a start: ready, out of time with
 // the brokers unreachable, out of time with the brokers answering.
 func TestConsumer(t *testing.T) {
@@ -52,7 +36,7 @@ func TestConsumer(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			m := newManager(t, tt.cfg)
+			m := kafkatest.NewManager(t, tt.cfg)
 			err := startup.Consumer(context.Background(), m, tt.timeout, "the knob")
 			if tt.want == nil {
 				if err != nil || !m.Ready() {
@@ -77,7 +61,7 @@ func TestConsumer(t *testing.T) {
 // returned as InitConsumer gave it, without advice.
 func TestConsumerStopped(t *testing.T) {
 	t.Parallel()
-	m := newManager(t, core.Config{BootstrapServers: kafkatest.ClosedAddr(t), Location: kafkatest.Name(t, "stop")})
+	m := kafkatest.NewManager(t, core.Config{BootstrapServers: kafkatest.ClosedAddr(t), Location: kafkatest.Name(t, "stop")})
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	err := startup.Consumer(ctx, m, time.Minute, "the knob")

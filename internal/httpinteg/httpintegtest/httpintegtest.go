@@ -17,6 +17,7 @@ import (
 
 	"github.com/kafka-broker/kafka-broker-go/asyncapi"
 	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/httpinteg"
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
 
@@ -94,6 +95,19 @@ func (a App) Leave(route string, status int, ready bool) {
 	}
 }
 
+// RunOptions are the options of the adapters' Run for p: p's settings,
+// signals off, the test logger.
+func RunOptions(p RunParams) []httpinteg.RunOption {
+	return []httpinteg.RunOption{
+		httpinteg.WithListener(p.Listener),
+		httpinteg.WithGracePeriod(p.GracePeriod),
+		httpinteg.WithInitTimeout(p.InitTimeout),
+		httpinteg.WithOnReady(p.OnReady),
+		httpinteg.WithSignals(),
+		httpinteg.WithLogger(kafkatest.Logger()),
+	}
+}
+
 // RunParams are the lifecycle settings a scenario gives the adapter's Run.
 type RunParams struct {
 	Listener    net.Listener
@@ -119,19 +133,7 @@ func NewManager(t testing.TB, prefix string, opts ...core.Option) *core.Manager 
 
 func newManager(t testing.TB, cfg core.Config, opts ...core.Option) *core.Manager {
 	t.Helper()
-	opts = append([]core.Option{core.WithLogger(kafkatest.Logger())}, opts...)
-	m, err := core.NewManager(cfg, opts...)
-	if err != nil {
-		t.Fatalf("NewManager: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil && !errors.Is(err, core.ErrClosed) {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return m
+	return kafkatest.NewManager(t, cfg, opts...)
 }
 
 // Start runs InitConsumer.
