@@ -1,3 +1,7 @@
+//go:build !browser
+
+// The browser tier (-tags browser) runs browser_test.go alone.
+
 package main
 
 import (
