@@ -215,7 +215,14 @@ func TestTypedRouterDocument(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw := validate(t, doc)
+	t.Run("operations", func(t *testing.T) { checkTypedOperations(t, raw) })
+	t.Run("reply", func(t *testing.T) { checkTypedReply(t, raw) })
+	t.Run("payloads", func(t *testing.T) { checkTypedPayloads(t, raw) })
+	t.Run("envelope", func(t *testing.T) { checkEnvelope(t, raw) })
+}
 
+// checkTypedOperations checks the operations of typedRouter's document.
+func checkTypedOperations(t *testing.T, raw map[string]any) {
 	ops := raw["operations"].(map[string]any)
 	wantOps := []string{"audit._hash", "deadLetter", "orders._star", "orders.create", "orders.created", "orders.v2.get", "ping"}
 	if got := keys(ops); !slices.Equal(got, wantOps) {
@@ -238,9 +245,12 @@ func TestTypedRouterDocument(t *testing.T) {
 			t.Errorf("operation %s (%s): reply %v", id, kind, op["reply"])
 		}
 	}
+}
 
-	// The request's reply: on the requester's reply topic, from the header,
-	// with the reply type and the error reply.
+// checkTypedReply checks the request's reply: on the requester's reply
+// topic, from the header, with the reply type and the error reply.
+func checkTypedReply(t *testing.T, raw map[string]any) {
+	ops := raw["operations"].(map[string]any)
 	reply := ops["orders.create"].(map[string]any)["reply"].(map[string]any)
 	if loc := reply["address"].(map[string]any)["location"]; loc != "$message.header#/kafka_replyTopic" {
 		t.Errorf("reply address %v", loc)
@@ -259,8 +269,11 @@ func TestTypedRouterDocument(t *testing.T) {
 	if replyData["$ref"] != "#/components/schemas/Order" {
 		t.Errorf("reply data schema %v, want Order", replyData)
 	}
+}
 
-	// Payload schemas, generated from the types, with what validation requires.
+// checkTypedPayloads checks the payload schemas, generated from the types
+// with what validation requires, and their examples.
+func checkTypedPayloads(t *testing.T, raw map[string]any) {
 	if d := dataSchema(t, raw, "orders.create"); d["$ref"] != "#/components/schemas/CreateOrder" {
 		t.Errorf("orders.create data schema %v", d)
 	}
@@ -306,8 +319,12 @@ func TestTypedRouterDocument(t *testing.T) {
 	if sku := ex["items"].([]any)[0].(map[string]any)["sku"]; sku != "AB-123" {
 		t.Errorf("example sku %v, want the field's example AB-123", sku)
 	}
+}
 
-	// Envelope and headers as traits of every message; the dead-letter channel.
+// checkEnvelope checks the envelope and headers, traits of every message,
+// and the dead-letter channel.
+func checkEnvelope(t *testing.T, raw map[string]any) {
+	ops := raw["operations"].(map[string]any)
 	traits := raw["components"].(map[string]any)["messageTraits"].(map[string]any)
 	headers := traits["kafkaHeaders"].(map[string]any)["headers"].(map[string]any)["properties"].(map[string]any)
 	if got := keys(headers); !slices.Equal(got, []string{"kafka_correlationId", "kafka_replyPartition", "kafka_replyTopic", "traceparent"}) {

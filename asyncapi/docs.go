@@ -146,7 +146,7 @@ func (d *Docs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(path, rt.Path) {
 			continue
 		}
-		if r.Method != rt.Method && !(rt.Method == http.MethodGet && r.Method == http.MethodHead) {
+		if r.Method != rt.Method && (rt.Method != http.MethodGet || r.Method != http.MethodHead) {
 			w.Header().Set("Allow", rt.Method)
 			writeJSON(w, http.StatusMethodNotAllowed, httpinteg.ErrorResponse{Error: "method_not_allowed", Message: "use " + rt.Method})
 			return

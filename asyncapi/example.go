@@ -19,25 +19,42 @@ func example(v any, defs map[string]Schema, seen map[string]bool, depth int) any
 	if !ok || depth > 16 {
 		return map[string]any{} // true, or an open schema: any JSON; an object is the usual data
 	}
+	if ex, ok := givenExample(s); ok {
+		return ex
+	}
+	if ex, ok := composedExample(s, defs, seen, depth); ok {
+		return ex
+	}
+	return typedExample(s, defs, seen, depth)
+}
+
+// givenExample is the schema's own example, default, const or first
+// enumerated value, when it has one.
+func givenExample(s map[string]any) (any, bool) {
 	if ex, ok := s["examples"].([]any); ok && len(ex) > 0 {
-		return ex[0]
+		return ex[0], true
 	}
 	for _, k := range []string{"default", "const"} {
 		if d, ok := s[k]; ok {
-			return d
+			return d, true
 		}
 	}
 	if e, ok := s["enum"].([]any); ok && len(e) > 0 {
-		return e[0]
+		return e[0], true
 	}
+	return nil, false
+}
+
+// composedExample is the example of a $ref, allOf, oneOf or anyOf schema.
+func composedExample(s map[string]any, defs map[string]Schema, seen map[string]bool, depth int) (any, bool) {
 	if ref, ok := s["$ref"].(string); ok {
 		name := strings.TrimPrefix(ref, "#/components/schemas/")
 		if seen[name] {
-			return nil
+			return nil, true
 		}
 		seen[name] = true
 		defer delete(seen, name)
-		return example(defs[name], defs, seen, depth+1)
+		return example(defs[name], defs, seen, depth+1), true
 	}
 	if all, ok := s["allOf"].([]any); ok {
 		merged := map[string]any{}
@@ -51,9 +68,9 @@ func example(v any, defs map[string]Schema, seen map[string]bool, depth int) any
 			}
 		}
 		if len(merged) == 0 {
-			return last
+			return last, true
 		}
-		return merged
+		return merged, true
 	}
 	for _, k := range []string{"oneOf", "anyOf"} {
 		if alts, ok := s[k].([]any); ok {
@@ -61,10 +78,15 @@ func example(v any, defs map[string]Schema, seen map[string]bool, depth int) any
 				if a, ok := alt.(map[string]any); ok && a["type"] == "null" {
 					continue
 				}
-				return example(alt, defs, seen, depth+1)
+				return example(alt, defs, seen, depth+1), true
 			}
 		}
 	}
+	return nil, false
+}
+
+// typedExample is a value built from the schema's type and bounds.
+func typedExample(s map[string]any, defs map[string]Schema, seen map[string]bool, depth int) any {
 	switch schemaType(s) {
 	case "object":
 		out := map[string]any{}

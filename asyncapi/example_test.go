@@ -18,7 +18,7 @@ func ExampleBuild() {
 		Message string `json:"message"`
 	}
 	greeter := core.NewEventRouter("greeter")
-	core.HandleEvent(greeter, "hello", func(ctx context.Context, in Greet) (Greeting, error) {
+	core.HandleEvent(greeter, "hello", func(_ context.Context, in Greet) (Greeting, error) {
 		return Greeting{Message: "Hello, " + in.Name}, nil
 	})
 	root := core.NewEventRouter("svc")

@@ -153,61 +153,75 @@ func appendUnique(list any, name string) []any {
 
 // applyRule maps one validator rule onto the keywords of a property.
 func applyRule(prop Schema, t reflect.Type, tag, param string) {
-	t = deref(t)
-	num, numErr := strconv.ParseFloat(param, 64)
-	var lo, hi string // keywords for the lower and upper bounds of t
-	switch t.Kind() {
-	case reflect.String:
-		lo, hi = "minLength", "maxLength"
-	case reflect.Slice, reflect.Array:
-		lo, hi = "minItems", "maxItems"
-	case reflect.Map:
-		lo, hi = "minProperties", "maxProperties"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
-		reflect.Float32, reflect.Float64:
-		lo, hi = "minimum", "maximum"
+	if f, ok := ruleFormats[tag]; ok {
+		prop["format"] = f
+		return
+	}
+	lo, hi := boundKeywords(deref(t))
+	if tag == "oneof" {
+		if enum := enumOf(param, lo == "minimum"); len(enum) > 0 {
+			prop["enum"] = enum
+		}
+		return
+	}
+	num, err := strconv.ParseFloat(param, 64)
+	if err != nil || lo == "" {
+		return
 	}
 	switch tag {
 	case "min", "gte":
-		if lo != "" && numErr == nil {
-			prop[lo] = num
-		}
+		prop[lo] = num
 	case "max", "lte":
-		if hi != "" && numErr == nil {
-			prop[hi] = num
-		}
+		prop[hi] = num
 	case "gt", "lt":
-		if lo == "minimum" && numErr == nil {
+		if lo == "minimum" {
 			prop[map[string]string{"gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}[tag]] = num
 		}
 	case "len":
-		if lo != "" && lo != "minimum" && numErr == nil {
+		if lo != "minimum" {
 			prop[lo], prop[hi] = num, num
 		}
-	case "oneof":
-		var enum []any
-		for _, v := range strings.Fields(param) {
-			if lo == "minimum" {
-				if n, err := strconv.ParseFloat(v, 64); err == nil {
-					enum = append(enum, n)
-				}
-				continue
-			}
-			enum = append(enum, v)
-		}
-		if len(enum) > 0 {
-			prop["enum"] = enum
-		}
-	case "email":
-		prop["format"] = "email"
-	case "url", "uri", "http_url":
-		prop["format"] = "uri"
-	case "uuid", "uuid4", "uuid_rfc4122", "uuid4_rfc4122":
-		prop["format"] = "uuid"
-	case "datetime":
-		prop["format"] = "date-time"
 	}
+}
+
+// ruleFormats are the validator rules that set a string's format.
+var ruleFormats = map[string]string{
+	"email": "email",
+	"url":   "uri", "uri": "uri", "http_url": "uri",
+	"uuid": "uuid", "uuid4": "uuid", "uuid_rfc4122": "uuid", "uuid4_rfc4122": "uuid",
+	"datetime": "date-time",
+}
+
+// boundKeywords are the keywords of t's lower and upper bounds; none for a
+// type without bounds.
+func boundKeywords(t reflect.Type) (lo, hi string) {
+	switch t.Kind() {
+	case reflect.String:
+		return "minLength", "maxLength"
+	case reflect.Slice, reflect.Array:
+		return "minItems", "maxItems"
+	case reflect.Map:
+		return "minProperties", "maxProperties"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return "minimum", "maximum"
+	}
+	return "", ""
+}
+
+// enumOf is the enum of a oneof rule: its space-separated values, numbers
+// when numeric.
+func enumOf(param string, numeric bool) []any {
+	var enum []any
+	for _, v := range strings.Fields(param) {
+		if !numeric {
+			enum = append(enum, v)
+		} else if n, err := strconv.ParseFloat(v, 64); err == nil {
+			enum = append(enum, n)
+		}
+	}
+	return enum
 }
 
 func deref(t reflect.Type) reflect.Type {

@@ -387,16 +387,16 @@ type offsetErrorBars struct {
 }
 
 func (o *offsetErrorBars) Plot(c draw.Canvas, p *plot.Plot) {
-	c.Rectangle.Min.X += o.offset
-	c.Rectangle.Max.X += o.offset
+	c.Min.X += o.offset
+	c.Max.X += o.offset
 	o.YErrorBars.Plot(c, p)
 }
 
 // thousandsTicks are the default ticks labelled 12,000 instead of 12000.
 type thousandsTicks struct{}
 
-func (thousandsTicks) Ticks(min, max float64) []plot.Tick {
-	ticks := plot.DefaultTicks{}.Ticks(min, max)
+func (thousandsTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
 	for i := range ticks {
 		if ticks[i].Label != "" {
 			ticks[i].Label = thousands(ticks[i].Value)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync/atomic"
@@ -101,7 +102,8 @@ func fill(ctx context.Context, e *env, topic string, n int, data json.RawMessage
 			Headers: []kafka.Header{{Key: core.HeaderCorrelationID, Value: []byte(id)}},
 		}, nil)
 		if err != nil {
-			if kerr, ok := err.(kafka.Error); ok && kerr.Code() == kafka.ErrQueueFull {
+			var kerr kafka.Error
+			if errors.As(err, &kerr) && kerr.Code() == kafka.ErrQueueFull {
 				time.Sleep(5 * time.Millisecond)
 				continue
 			}

@@ -97,28 +97,7 @@ func run(o *options) error {
 	if o.chartsFrom != "" {
 		return redrawCharts(o)
 	}
-	want := map[string]bool{}
-	for _, s := range strings.Split(o.scenarios, ",") {
-		s = strings.TrimSpace(s)
-		if s == "" {
-			continue
-		}
-		if !contains(allScenarios, s) {
-			return fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
-		}
-		want[s] = true
-	}
-	if o.rawConsume != "inline" && o.rawConsume != "workers" {
-		return fmt.Errorf("-raw-consume: want inline or workers, got %q", o.rawConsume)
-	}
-	levels, err := parseLevels(o.sweep)
-	if err != nil {
-		return err
-	}
-	if o.rounds < 1 || o.sweepRounds < 1 || o.inflight < 1 || o.producers < 1 || o.eventSize < 16 || o.consumeEvents < 2 || o.pending < 1 || o.stored < 1 {
-		return fmt.Errorf("rounds, inflight, producers, consume-events, pending and stored must be positive, event-size >= 16")
-	}
-	props, err := parseProps(o.kafka)
+	want, levels, props, err := o.check()
 	if err != nil {
 		return err
 	}
@@ -179,6 +158,35 @@ func run(o *options) error {
 		err = errors.Join(err, rep.save(o))
 	}
 	return err
+}
+
+// check checks the flags and returns the scenarios to run, the levels of
+// the in-flight sweep and the librdkafka properties.
+func (o *options) check() (want map[string]bool, levels []int, props map[string]any, err error) {
+	want = map[string]bool{}
+	for _, s := range strings.Split(o.scenarios, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if !contains(allScenarios, s) {
+			return nil, nil, nil, fmt.Errorf("unknown scenario %q (have %s)", s, strings.Join(allScenarios, ", "))
+		}
+		want[s] = true
+	}
+	if o.rawConsume != "inline" && o.rawConsume != "workers" {
+		return nil, nil, nil, fmt.Errorf("-raw-consume: want inline or workers, got %q", o.rawConsume)
+	}
+	if levels, err = parseLevels(o.sweep); err != nil {
+		return nil, nil, nil, err
+	}
+	if o.rounds < 1 || o.sweepRounds < 1 || o.inflight < 1 || o.producers < 1 || o.eventSize < 16 || o.consumeEvents < 2 || o.pending < 1 || o.stored < 1 {
+		return nil, nil, nil, fmt.Errorf("rounds, inflight, producers, consume-events, pending and stored must be positive, event-size >= 16")
+	}
+	if props, err = parseProps(o.kafka); err != nil {
+		return nil, nil, nil, err
+	}
+	return want, levels, props, nil
 }
 
 // save writes the report's JSON and table to o.out, and the charts of

@@ -56,6 +56,14 @@ type Config struct {
 	// allow-list); it then also reads "<Location>.replies", where other
 	// instances forward replies that reached them by mistake.
 	ReplyTopic string
+	// RequestOnly makes the Manager a requester only: InitConsumer creates
+	// and positions the reply topic and nothing else, so it joins no consumer
+	// group and creates no Location or dead-letter topic, and nothing is
+	// routed or stored from the Location. Request and Produce work as usual;
+	// only replies on the reply topic are received (Go responders), not those
+	// that Python services send to the Location. For tools and short-lived
+	// callers, such as `kafka-broker request`.
+	RequestOnly bool
 	// DisableReplyTopic makes requests ask for replies on Location instead
 	// (the Python package's way); a reply then reaches whichever instance owns
 	// its partition, which forwards it to ReplyTopic if it does not await it.
@@ -304,22 +312,8 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.Workers = n
 	}
-	props := map[string]string{
-		"KAFKA_SECURITY_PROTOCOL": "security.protocol",
-		"KAFKA_SASL_MECHANISM":    "sasl.mechanism",
-		"KAFKA_SASL_USERNAME":     "sasl.username",
-		"KAFKA_SASL_PASSWORD":     "sasl.password",
-	}
-	for env, prop := range props {
-		if v, ok := os.LookupEnv(env); ok {
-			c.setKafka(prop, v)
-		}
-	}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if name, ok := strings.CutPrefix(k, "KAFKA_PROP_"); ok && name != "" {
-			c.setKafka(strings.ToLower(strings.ReplaceAll(name, "_", ".")), v)
-		}
+	for k, v := range KafkaPropsFromEnv(os.Environ()) {
+		c.setKafka(k, v)
 	}
 	if c.BootstrapServers == "" {
 		return c, &ConfigError{"KAFKA_BOOTSTRAP_SERVERS", "not set"}

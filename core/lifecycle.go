@@ -55,6 +55,9 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	if !m.cfg.DisableDeadLetter {
 		topics = append(topics, m.cfg.DeadLetterTopic)
 	}
+	if m.cfg.RequestOnly {
+		topics = m.replyTopics() // no group consumer: no Location, no dead letters
+	}
 	if !m.cfg.DisableTopicCreation {
 		spec := topicSpec{partitions: m.cfg.TopicPartitions, replicationFactor: m.cfg.ReplicationFactor}
 		if err := m.admin.ensureTopics(ctx, spec, topics...); err != nil {
@@ -70,6 +73,9 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	m.lifeMu.Unlock()
 	if err := rc.position(ctx); err != nil {
 		return err
+	}
+	if m.cfg.RequestOnly {
+		return nil // the reply consumer is all a requester needs
 	}
 	gc, err := newGroupClient(m.clients, m.cfg.GroupID, m.cfg.InstanceID)
 	if err != nil {

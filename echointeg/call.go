@@ -19,19 +19,12 @@ import (
 //	}
 //	return c.JSON(http.StatusCreated, order)
 func Call[Out any](c echo.Context, topic, event string, in any, opts ...RequestOption) (Out, error) {
-	var cfg requestConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyRequest(&cfg)
-		}
+	out, id, f := httpinteg.Call[Out](c.Request().Context(), topic, event, in, httpinteg.NewRequestConfig(opts))
+	if id != "" {
+		c.Response().Header().Set(HTTPHeaderCorrelationID, id)
 	}
-	out, rep, err := httpinteg.Call[Out](c.Request().Context(), topic, event, in, cfg.timeout)
-	if rep != nil {
-		c.Response().Header().Set(HeaderCorrelationID, rep.CorrelationID)
-	}
-	if err != nil {
-		status, body := httpinteg.Classify(err)
-		return out, httpError(status, body, err)
+	if f != nil {
+		return out, httpError(c, f)
 	}
 	return out, nil
 }

@@ -11,10 +11,13 @@
 //
 // # Lifecycle
 //
-// Run listens, starts the consumer (InitConsumer) before serving, serves with
-// e.Server, and on ctx's end or SIGINT/SIGTERM stops accepting, waits for
-// in-flight handlers up to a grace period (WithGracePeriod; past it their
-// requests are canceled and answer 503), and only then closes the Manager.
+// Run listens and serves with e.Server at once, starts the consumer
+// (InitConsumer, bounded by WithInitTimeout) meanwhile, and on ctx's end or
+// SIGINT/SIGTERM stops accepting, waits for in-flight handlers up to a grace
+// period (WithGracePeriod; past it their requests are canceled and answer
+// 503), and only then closes the Manager. Liveness answers from the moment the port is
+// open, Readiness once the consumer runs; a consumer that cannot start in
+// time (an unreachable broker) ends Run with an error naming the brokers.
 //
 // # Awaiting replies
 //
@@ -65,5 +68,7 @@
 //
 // Readiness answers 200 only when the consumer has its assignment, the reply
 // consumer is positioned and the broker is reachable; Liveness answers 200
-// while the process serves HTTP.
+// while the process serves HTTP. The correlation ID of the event a request
+// became is in the HTTPHeaderCorrelationID response header
+// ("X-Correlation-ID"; core.HeaderCorrelationID is the Kafka header).
 package echointeg

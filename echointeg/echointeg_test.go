@@ -1,7 +1,6 @@
 package echointeg_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -13,133 +12,16 @@ import (
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/echointeg"
 	"github.com/kafka-broker/kafka-broker-go/internal/httpinteg/httpintegtest"
-	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
 
-func TestMain(m *testing.M) { kafkatest.Main(m) }
-
-var adapter = httpintegtest.Adapter{
-	Handler: func(m *core.Manager, a httpintegtest.App) http.Handler { return app(m, a) },
-	Run: func(ctx context.Context, m *core.Manager, a httpintegtest.App, p httpintegtest.RunParams) error {
-		return echointeg.Run(ctx, app(m, a), m, "",
-			echointeg.WithListener(p.Listener),
-			echointeg.WithGracePeriod(p.GracePeriod),
-			echointeg.WithInitTimeout(p.InitTimeout),
-			echointeg.WithOnReady(p.OnReady),
-			echointeg.WithSignals(),
-			echointeg.WithLogger(kafkatest.Logger()))
-	},
-}
-
-// app serves the routes of httpintegtest.App.
-func app(m *core.Manager, a httpintegtest.App) *echo.Echo {
-	e := echo.New()
-	e.HideBanner, e.HidePort = true, true
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			a.Enter(c.Path())
-			if err := next(c); err != nil {
-				c.Error(err)
-			}
-			a.Leave(c.Path(), c.Response().Status, m.Ready())
-			return nil
-		}
-	})
-	e.Use(echointeg.Middleware(m))
-	echoHandler := echointeg.Handler(a.Topic, httpintegtest.EventEcho)
-	e.POST("/echo/:id", echoHandler)
-	e.GET("/echo/:id", echoHandler)
-	e.GET("/hold/:id", echointeg.Handler(a.Topic, httpintegtest.EventHold))
-	e.GET("/hold-timeout/:id", echointeg.Handler(a.Topic, httpintegtest.EventHold, echointeg.WithTimeout(a.HoldTimeout)))
-	e.GET("/request/:id", func(c echo.Context) error {
-		ev, err := core.NewEventObject(httpintegtest.EventEcho, map[string]string{"id": c.Param("id"), "via": "request"})
-		if err != nil {
-			return err
-		}
-		rep, err := echointeg.Request(c, a.Topic, ev)
-		if err != nil {
-			return err
-		}
-		return echointeg.Respond(c, rep)
-	})
-	e.GET("/custom", echointeg.Handler(a.Topic, httpintegtest.EventEcho, echointeg.WithEventData(func(c echo.Context) (any, error) {
-		return httpintegtest.CustomData(c.QueryParam)
-	})))
-	e.GET("/manager", func(c echo.Context) error {
-		fromContext, _ := core.FromContext(c.Request().Context())
-		return c.JSON(http.StatusOK, map[string]bool{"adapter": echointeg.Manager(c) == m, "context": fromContext == m})
-	})
-	e.GET("/readyz", echointeg.Readiness(m))
-	e.GET("/livez", echointeg.Liveness())
-	e.POST("/order", echointeg.Handler(a.Topic, httpintegtest.EventOrder))
-	e.POST("/call", func(c echo.Context) error {
-		var in map[string]any
-		if err := c.Bind(&in); err != nil {
-			return err
-		}
-		out, err := echointeg.Call[httpintegtest.OrderOut](c, a.Topic, httpintegtest.EventOrder, in)
-		if err != nil {
-			return err
-		}
-		return c.JSON(http.StatusOK, out)
-	})
-	if a.Docs != nil {
-		echointeg.Docs(e.Group("/kafka"), m, a.Docs...)
-	}
-	return e
-}
-
-func TestTypedCalls(t *testing.T) {
+// TestScenarios runs the scenarios every adapter passes (httpintegtest).
+func TestScenarios(t *testing.T) {
 	t.Parallel()
-	httpintegtest.TypedCalls(t, adapter)
-}
-
-func TestDocs(t *testing.T) {
-	t.Parallel()
-	httpintegtest.Docs(t, adapter)
-}
-
-func TestConcurrentRequests(t *testing.T) {
-	t.Parallel()
-	httpintegtest.ConcurrentRequests(t, adapter)
-}
-
-func TestClientDisconnect(t *testing.T) {
-	t.Parallel()
-	httpintegtest.ClientDisconnect(t, adapter)
-}
-
-func TestShutdownDrains(t *testing.T) {
-	t.Parallel()
-	httpintegtest.ShutdownDrains(t, adapter)
-}
-
-func TestReadiness(t *testing.T) {
-	t.Parallel()
-	httpintegtest.Readiness(t, adapter)
-}
-
-func TestErrorResponses(t *testing.T) {
-	t.Parallel()
-	httpintegtest.ErrorResponses(t, adapter)
-}
-
-func TestNotStarted(t *testing.T) {
-	t.Parallel()
-	httpintegtest.NotStarted(t, adapter)
-}
-
-func TestManagerInContext(t *testing.T) {
-	t.Parallel()
-	httpintegtest.ManagerInContext(t, adapter)
-}
-
-func TestRunInitFailure(t *testing.T) {
-	t.Parallel()
-	httpintegtest.RunInitFailure(t, adapter)
+	httpintegtest.RunScenarios(t, adapter)
 }
 
 func TestSkipper(t *testing.T) {
+	t.Parallel()
 	m := httpintegtest.NewManager(t, "api")
 	e := echo.New()
 	e.Use(echointeg.Middleware(m, echointeg.WithSkipper(func(c echo.Context) bool { return c.Path() == "/skipped" })))
@@ -159,6 +41,7 @@ func TestSkipper(t *testing.T) {
 }
 
 func TestWithoutMiddleware(t *testing.T) {
+	t.Parallel()
 	e := echo.New()
 	var got *core.Manager
 	var reqErr error
@@ -185,6 +68,7 @@ func TestWithoutMiddleware(t *testing.T) {
 }
 
 func TestRequestErrorUnwraps(t *testing.T) {
+	t.Parallel()
 	m := httpintegtest.NewManager(t, "api") // never started
 	e := echo.New()
 	e.Use(echointeg.Middleware(m))
@@ -201,6 +85,7 @@ func TestRequestErrorUnwraps(t *testing.T) {
 }
 
 func TestSetupPanics(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		fn   func()
@@ -219,23 +104,5 @@ func TestSetupPanics(t *testing.T) {
 			}()
 			tt.fn()
 		})
-	}
-}
-
-func TestStatusCode(t *testing.T) {
-	tests := []struct {
-		err  error
-		want int
-	}{
-		{core.ErrReplyTimeout, http.StatusGatewayTimeout},
-		{core.ErrClosed, http.StatusServiceUnavailable},
-		{core.ErrNotStarted, http.StatusServiceUnavailable},
-		{context.Canceled, http.StatusServiceUnavailable},
-		{core.ErrReplyTopicNotAllowed, http.StatusBadGateway},
-	}
-	for _, tt := range tests {
-		if got := echointeg.StatusCode(tt.err); got != tt.want {
-			t.Errorf("StatusCode(%v) = %d, want %d", tt.err, got, tt.want)
-		}
 	}
 }

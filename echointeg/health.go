@@ -1,42 +1,44 @@
 package echointeg
 
 import (
+	"context"
+	"time"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/internal/httpinteg"
 )
 
+// HealthOption configures Readiness.
+type HealthOption = httpinteg.HealthOption
+
+// WithCheck adds a readiness check: the service is not ready while fn fails.
+// Its error text appears in the probe's body.
+func WithCheck(name string, fn func(ctx context.Context) error) HealthOption {
+	return httpinteg.WithCheck(name, fn)
+}
+
+// WithCheckTimeout bounds a readiness probe. Default 2s; d <= 0 keeps it.
+func WithCheckTimeout(d time.Duration) HealthOption { return httpinteg.WithCheckTimeout(d) }
+
 // Readiness returns a readiness probe handler: 200 when m's consumer has its
 // partitions and its reply consumer is positioned (InitConsumer returned and
 // Close has not begun), the broker is reachable, and every WithCheck passes;
-// else 503. The JSON body names each check:
+// else 503. Run serves it while the consumer starts: 503 until then. The
+// JSON body names each check:
 //
 //	{"status":"ready","checks":{"broker":"ok","consumer":"ok"}}
 //
 // It panics when m is nil.
 func Readiness(m *core.Manager, opts ...HealthOption) echo.HandlerFunc {
-	if m == nil {
-		panic("echointeg: Readiness: nil manager")
-	}
-	var cfg healthConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyHealth(&cfg)
-		}
-	}
-	return func(c echo.Context) error {
-		status, rep := httpinteg.Readiness(c.Request().Context(), m, cfg.timeout, cfg.checks)
-		return c.JSON(status, rep)
-	}
+	return echo.WrapHandler(httpinteg.ReadinessHandler("echointeg", m, opts))
 }
 
 // Liveness returns a liveness probe handler that answers 200
-// {"status":"alive"} while the process serves HTTP. It does not look at the
-// broker, so a broker outage makes the service unready, not restarted.
+// {"status":"alive"} while the process serves HTTP, which Run does from the
+// moment its port is open, before the consumer started. It does not look at
+// the broker, so a broker outage makes the service unready, not restarted.
 func Liveness() echo.HandlerFunc {
-	return func(c echo.Context) error {
-		status, rep := httpinteg.Liveness()
-		return c.JSON(status, rep)
-	}
+	return echo.WrapHandler(httpinteg.LivenessHandler())
 }

@@ -1,8 +1,7 @@
 package echointeg
 
 import (
-	"errors"
-	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,30 +11,50 @@ import (
 
 // StatusField is the member of a reply's data that sets the HTTP status of
 // the response Handler and Respond write; see the package documentation.
-const StatusField = "http_status"
+const StatusField = httpinteg.StatusField
 
-// HeaderCorrelationID is the response header carrying the correlation ID of
-// the event a request became.
-const HeaderCorrelationID = "X-Correlation-ID"
+// HTTPHeaderCorrelationID is the HTTP response header carrying the
+// correlation ID of the event a request became ("X-Correlation-ID"). It is
+// not core.HeaderCorrelationID, the Kafka record header.
+const HTTPHeaderCorrelationID = httpinteg.HTTPHeaderCorrelationID
+
+// HeaderCorrelationID is the former name of HTTPHeaderCorrelationID.
+//
+// Deprecated: use HTTPHeaderCorrelationID; core.HeaderCorrelationID is the
+// Kafka header of the same role.
+const HeaderCorrelationID = HTTPHeaderCorrelationID
 
 // ErrorResponse is the JSON body of the errors the helpers return, as the
 // Message of an *echo.HTTPError, which Echo's default error handler writes as
 // is. Error is a code ("reply_timeout", "closed", ...; see the package
-// documentation), Message a fixed text for people.
-type ErrorResponse struct {
-	Error         string            `json:"error"`
-	Message       string            `json:"message"`
-	CorrelationID string            `json:"correlation_id,omitempty"`
-	Fields        []core.FieldError `json:"fields,omitempty"` // error replies: the fields that failed validation
-}
+// documentation), Message a fixed text for people, Fields the fields that
+// failed validation in an error reply.
+type ErrorResponse = httpinteg.ErrorResponse
 
 // StatusCode is the HTTP status Request answers err with: 504 for a reply
 // timeout, 503 when the manager is closed, not ready or overloaded or the
 // request was canceled, 502 for other broker errors.
-func StatusCode(err error) int {
-	status, _ := httpinteg.Classify(err)
-	return status
+func StatusCode(err error) int { return httpinteg.StatusCode(err) }
+
+// RequestOption configures Request, Call and Handler.
+type RequestOption = httpinteg.RequestOption[echo.Context]
+
+// HandlerOption configures Handler.
+type HandlerOption = httpinteg.HandlerOption[echo.Context]
+
+// WithTimeout bounds the wait for the reply; the request's own context bounds
+// it in any case. Without it, core's Config.RequestTimeout applies.
+func WithTimeout(d time.Duration) RequestOption { return httpinteg.WithTimeout[echo.Context](d) }
+
+// WithEventData makes Handler build the event's data with fn instead of from
+// the body or parameters. An error of fn is answered with 400 and its text.
+func WithEventData(fn func(c echo.Context) (any, error)) HandlerOption {
+	return httpinteg.WithEventData(fn)
 }
+
+// WithMaxBodyBytes bounds the request body Handler reads (413 past it).
+// Default 1 MiB; n <= 0 keeps it.
+func WithMaxBodyBytes(n int64) HandlerOption { return httpinteg.WithMaxBodyBytes[echo.Context](n) }
 
 // Request sends ev to topic with the request's Manager (see Middleware) and
 // awaits the reply, bounded by the HTTP request's context: a client that
@@ -48,37 +67,31 @@ func StatusCode(err error) int {
 //		return err
 //	}
 func Request(c echo.Context, topic string, ev *core.EventObject, opts ...RequestOption) (*core.EventObject, error) {
-	var cfg requestConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyRequest(&cfg)
-		}
-	}
-	rep, err := httpinteg.Request(c.Request().Context(), topic, ev, cfg.timeout)
-	if err != nil {
-		status, body := httpinteg.Classify(err)
-		if ev != nil {
-			body.CorrelationID = ev.CorrelationID
-			c.Response().Header().Set(HeaderCorrelationID, ev.CorrelationID)
-		}
-		return nil, httpError(status, body, err)
+	rep, f := httpinteg.Request(c.Request().Context(), topic, ev, httpinteg.NewRequestConfig(opts))
+	if f != nil {
+		return nil, httpError(c, f)
 	}
 	return rep, nil
 }
 
-func httpError(status int, body httpinteg.ErrorResponse, err error) *echo.HTTPError {
-	return echo.NewHTTPError(status, ErrorResponse(body)).SetInternal(err)
+// httpError sets the correlation ID header of f and returns it as the error
+// Echo's error handler answers.
+func httpError(c echo.Context, f *httpinteg.Failure) *echo.HTTPError {
+	if id := f.Body.CorrelationID; id != "" {
+		c.Response().Header().Set(HTTPHeaderCorrelationID, id)
+	}
+	return echo.NewHTTPError(f.Status, f.Body).SetInternal(f.Err)
 }
 
 // Respond answers with rep's data as JSON and the status it carries in
-// StatusField (200 when none), with the correlation ID in HeaderCorrelationID.
+// StatusField (200 when none), with the correlation ID in
+// HTTPHeaderCorrelationID.
 func Respond(c echo.Context, rep *core.EventObject) error {
-	if rep == nil {
-		return httpError(http.StatusBadGateway, httpinteg.ErrorResponse{Error: httpinteg.CodeBrokerError, Message: "no reply"},
-			errors.New("echointeg: respond: nil reply"))
+	status, body, f := httpinteg.Response(rep)
+	if f != nil {
+		return httpError(c, f)
 	}
-	c.Response().Header().Set(HeaderCorrelationID, rep.CorrelationID)
-	status, body := httpinteg.Response(rep)
+	c.Response().Header().Set(HTTPHeaderCorrelationID, rep.CorrelationID)
 	if body == nil {
 		return c.NoContent(status)
 	}
@@ -93,34 +106,12 @@ func Respond(c echo.Context, rep *core.EventObject) error {
 // WithEventData replaces that mapping. A body that is not JSON gets 400, one
 // too large 413. Handler panics when topic or event is empty.
 func Handler(topic, event string, opts ...HandlerOption) echo.HandlerFunc {
-	if topic == "" || event == "" {
-		panic("echointeg: Handler: empty topic or event")
-	}
-	cfg := handlerConfig{maxBody: httpinteg.DefaultMaxBodyBytes}
-	for _, o := range opts {
-		if o != nil {
-			o.applyHandler(&cfg)
-		}
-	}
+	httpinteg.CheckRoute("echointeg", topic, event)
+	cfg := httpinteg.NewHandlerConfig(opts)
 	return func(c echo.Context) error {
-		var data any
-		var err error
-		if cfg.data != nil {
-			data, err = cfg.data(c)
-		} else {
-			data, err = httpinteg.EventData(c.Response(), c.Request(), cfg.maxBody, params(c))
-		}
-		var ev *core.EventObject
-		if err == nil {
-			ev, err = core.NewEventObject(event, data)
-		}
-		if err != nil {
-			status, body := httpinteg.BadRequest(err)
-			return httpError(status, body, err)
-		}
-		rep, err := Request(c, topic, ev, timeoutOption(cfg.timeout))
-		if err != nil {
-			return err
+		rep, f := httpinteg.Route(c, c.Response(), c.Request(), params(c), topic, event, &cfg)
+		if f != nil {
+			return httpError(c, f)
 		}
 		return Respond(c, rep)
 	}

@@ -19,20 +19,13 @@ import (
 //	}
 //	c.JSON(http.StatusCreated, order)
 func Call[Out any](c *gin.Context, topic, event string, in any, opts ...RequestOption) (Out, error) {
-	var cfg requestConfig
-	for _, o := range opts {
-		if o != nil {
-			o.applyRequest(&cfg)
-		}
+	out, id, f := httpinteg.Call[Out](c.Request.Context(), topic, event, in, httpinteg.NewRequestConfig(opts))
+	if id != "" {
+		c.Header(HTTPHeaderCorrelationID, id)
 	}
-	out, rep, err := httpinteg.Call[Out](c.Request.Context(), topic, event, in, cfg.timeout)
-	if rep != nil {
-		c.Header(HeaderCorrelationID, rep.CorrelationID)
-	}
-	if err != nil {
-		status, body := httpinteg.Classify(err)
-		abort(c, status, body, err)
-		return out, err
+	if f != nil {
+		abort(c, f)
+		return out, f.Err
 	}
 	return out, nil
 }

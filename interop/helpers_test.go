@@ -308,14 +308,14 @@ func (p *pyProc) cleanup() {
 }
 
 func (p *pyProc) logOutput() {
-	const max = 200
+	const keep = 200
 	for _, s := range []struct {
 		name string
 		buf  *lineBuf
 	}{{"stdout", p.stdout}, {"stderr", p.stderr}} {
 		lines := s.buf.all()
-		if len(lines) > max {
-			lines = append([]string{fmt.Sprintf("... %d lines omitted", len(lines)-max)}, lines[len(lines)-max:]...)
+		if len(lines) > keep {
+			lines = append([]string{fmt.Sprintf("... %d lines omitted", len(lines)-keep)}, lines[len(lines)-keep:]...)
 		}
 		p.t.Logf("%s %s (exit code %d):\n\t%s", p.name, s.name, p.exitCode, strings.Join(lines, "\n\t"))
 	}

@@ -221,7 +221,7 @@ func TestPythonRequestGoErrorReply(t *testing.T) {
 	}
 	pyLoc := kafkatest.Name(t, "py-req")
 	r := core.NewEventRouter("interop")
-	core.HandleEvent(r, "echo", func(ctx context.Context, in order) (order, error) {
+	core.HandleEvent(r, "echo", func(_ context.Context, in order) (order, error) {
 		t.Errorf("the handler ran with invalid data %+v", in)
 		return in, nil
 	})

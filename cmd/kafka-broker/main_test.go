@@ -4,12 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	gobuild "go/build"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,7 +22,7 @@ func build(t *testing.T) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin = filepath.Join(gobuild.Default.GOROOT, "bin", "go") // the toolchain that built the test
 	}
 	bin := filepath.Join(t.TempDir(), "kafka-broker")
 	out, err := exec.Command(goBin, "build", "-buildvcs=auto", "-o", bin, ".").CombinedOutput()

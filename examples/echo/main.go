@@ -6,14 +6,15 @@
 //	go run ./examples/echo -role=api      # only the API (needs KAFKA_BOOTSTRAP_SERVERS)
 //
 // Without KAFKA_BOOTSTRAP_SERVERS it starts an embedded in-memory broker. The
-// API listens on $PORT (default 8080); http://localhost:8080/docs describes
-// the worker's events.
+// API listens on $PORT (default 8080) at once: /livez answers 200 from then
+// on, /readyz 503 until its consumer runs. A broker that cannot be reached
+// ends the example within -start-timeout (default 30s) with an error naming
+// its address. http://localhost:8080/docs describes the worker's events.
 package main
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -39,9 +40,9 @@ func main() {
 	devenv.Main("echo example", workerLocation, serveAPI)
 }
 
-func serveAPI(ctx context.Context, brokers string) error {
+func serveAPI(ctx context.Context, s devenv.Setup) error {
 	m, err := core.NewManager(core.Config{
-		BootstrapServers: brokers,
+		BootstrapServers: s.Brokers,
 		Location:         apiLocation,
 		RequestTimeout:   10 * time.Second,
 	})
@@ -77,11 +78,13 @@ func serveAPI(ctx context.Context, brokers string) error {
 		return c.JSON(http.StatusOK, out)
 	})
 
-	port := devenv.Port()
-	// ctx already ends on SIGINT and SIGTERM.
-	return echointeg.Run(ctx, e, m, ":"+port, echointeg.WithSignals(), echointeg.WithOnReady(func(addr net.Addr) {
-		slog.Info("echo example ready; try:")
-		fmt.Println(devenv.CurlLine(port, "/hello/Ada"))
-		fmt.Println("docs: http://localhost:" + port + "/docs")
-	}))
+	// Serves at once (/livez), starts the consumer meanwhile (/readyz), gives up
+	// after s.StartTimeout. ctx already ends on SIGINT and SIGTERM.
+	return echointeg.Run(ctx, e, m, s.Addr, echointeg.WithSignals(), echointeg.WithListener(s.Listener),
+		echointeg.WithInitTimeout(s.StartTimeout), echointeg.WithLogger(s.Log),
+		echointeg.WithOnReady(func(net.Addr) {
+			s.Log.Info("echo example ready; try:")
+			fmt.Println(devenv.CurlLine(s.Port(), "/hello/Ada"))
+			fmt.Println("docs: http://localhost:" + s.Port() + "/docs")
+		}))
 }

@@ -9,12 +9,16 @@
 // Without KAFKA_BOOTSTRAP_SERVERS it starts an embedded in-memory broker and
 // supplies the core.Config itself; with it, fxmodule reads the configuration
 // from the KAFKA_* variables (KAFKA_LOCATION is then required). The API
-// listens on $PORT (default 8080).
+// listens on $PORT (default 8080) at once, as the consumer starts in the
+// background (fxmodule.StartConfig): /livez answers 200 from then on,
+// /readyz 503 until the consumer runs. A broker that cannot be reached ends
+// the example within -start-timeout (default 30s), the reason logged.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -38,16 +42,28 @@ import (
 const location = "fx-example"
 
 func main() {
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(log); err != nil {
-		log.Error("fx example", "error", err)
+	s := devenv.Setup{
+		Brokers: os.Getenv("KAFKA_BOOTSTRAP_SERVERS"),
+		Addr:    ":" + devenv.Port(),
+		Log:     slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	}
+	flag.DurationVar(&s.StartTimeout, "start-timeout", devenv.DefaultStartTimeout, "how long the Kafka consumer may take to start")
+	flag.Parse()
+	if err := run(s); err != nil {
+		s.Log.Error("fx example", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(log *slog.Logger) error {
+// run runs the application until SIGINT or SIGTERM, or until its consumer
+// fails to start.
+func run(s devenv.Setup) error {
+	log := s.Log
 	opts := []fx.Option{
-		fx.Supply(log),
+		fx.Supply(log, s),
+		// The consumer starts in the background: the HTTP server, which
+		// depends on the manager, serves /livez meanwhile.
+		fx.Supply(fxmodule.StartConfig{Background: true, Timeout: s.StartTimeout}),
 		fx.WithLogger(func(l *slog.Logger) fxevent.Logger {
 			fl := &fxevent.SlogLogger{Logger: l}
 			fl.UseLogLevel(slog.LevelDebug) // fx's own events only when debugging
@@ -58,7 +74,7 @@ func run(log *slog.Logger) error {
 		fx.Provide(newServer),
 		fx.Invoke(func(*http.Server) {}),
 	}
-	if os.Getenv("KAFKA_BOOTSTRAP_SERVERS") == "" {
+	if s.Brokers == "" {
 		cluster, err := devenv.StartEmbedded(log)
 		if err != nil {
 			return err
@@ -79,10 +95,10 @@ func run(log *slog.Logger) error {
 	if err := app.Stop(stopCtx); err != nil {
 		return err
 	}
-	log.Info("stopped: HTTP drained, then the consumer closed", "signal", sig.Signal)
 	if sig.ExitCode != 0 {
-		return fmt.Errorf("stopped with exit code %d", sig.ExitCode)
+		return fmt.Errorf("stopped with exit code %d: the consumer did not start (see the error above)", sig.ExitCode)
 	}
+	log.Info("stopped: HTTP drained, then the consumer closed", "signal", sig.Signal)
 	return nil
 }
 
@@ -96,6 +112,7 @@ type serverParams struct {
 	Shutdowner fx.Shutdowner
 	Manager    *core.Manager
 	Log        *slog.Logger
+	Setup      devenv.Setup
 }
 
 func newServer(p serverParams) *http.Server {
@@ -103,18 +120,23 @@ func newServer(p serverParams) *http.Server {
 		gin.SetMode(gin.ReleaseMode)
 	}
 	e := gin.New()
-	e.Use(gin.Recovery(), gininteg.Middleware(p.Manager))
-	e.GET("/greet/:name", greet)
+	e.Use(gin.Recovery())
+	e.GET("/livez", gininteg.Liveness())            // 200 while the process serves
+	e.GET("/readyz", gininteg.Readiness(p.Manager)) // 503 until the consumer runs
+	e.GET("/greet/:name", gininteg.Middleware(p.Manager), greet)
 	// GET /asyncapi.json and /docs: the events of the app's routers.
 	gininteg.Docs(e, p.Manager, asyncapi.WithInfo(asyncapi.Info{Title: "fx example", Version: "1.0.0"}))
 
-	port := devenv.Port()
-	srv := &http.Server{Addr: ":" + port, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	port := p.Setup.Port()
+	srv := &http.Server{Addr: p.Setup.Addr, Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(context.Context) error {
-			ln, err := net.Listen("tcp", srv.Addr)
-			if err != nil {
-				return err
+			ln := p.Setup.Listener
+			if ln == nil {
+				var err error
+				if ln, err = net.Listen("tcp", srv.Addr); err != nil {
+					return err
+				}
 			}
 			go func() {
 				if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -122,7 +144,7 @@ func newServer(p serverParams) *http.Server {
 					p.Shutdowner.Shutdown(fx.ExitCode(1))
 				}
 			}()
-			p.Log.Info("HTTP API ready", "addr", ln.Addr().String())
+			p.Log.Info("HTTP API serving; the consumer starts in the background (/readyz)", "addr", ln.Addr().String())
 			fmt.Printf("Try it:\n  %s\n  docs: http://localhost:%s/docs\n", devenv.CurlLine(port, "/greet/gopher"), port)
 			return nil
 		},

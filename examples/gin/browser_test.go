@@ -26,6 +26,7 @@ import (
 
 	"github.com/kafka-broker/kafka-broker-go/asyncapi"
 	"github.com/kafka-broker/kafka-broker-go/embedded"
+	"github.com/kafka-broker/kafka-broker-go/examples/internal/devenv"
 	"github.com/kafka-broker/kafka-broker-go/examples/worker"
 )
 
@@ -49,7 +50,8 @@ func startExample(t *testing.T) string {
 	ready := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- runAPI(ctx, cluster.BootstrapServers(), "127.0.0.1:0", func(a net.Addr) { ready <- a })
+		s := devenv.Setup{Brokers: cluster.BootstrapServers(), Addr: "127.0.0.1:0", StartTimeout: 90 * time.Second}
+		done <- runAPI(ctx, s, func(a net.Addr) { ready <- a })
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -6,15 +6,17 @@
 //	go run ./examples/gin -role=api      # only the API (needs KAFKA_BOOTSTRAP_SERVERS)
 //
 // Without KAFKA_BOOTSTRAP_SERVERS it starts an embedded in-memory broker. The
-// API listens on $PORT (default 8080); http://localhost:8080/docs describes
-// the worker's events and, as this is a development example, lets you send
-// requests from the page ("try it").
+// API listens on $PORT (default 8080) at once: /livez answers 200 from then
+// on, /readyz 503 until its consumer runs. A broker that cannot be reached
+// ends the example within -start-timeout (default 30s) with an error naming
+// its address. http://localhost:8080/docs describes the worker's events and,
+// as this is a development example, lets you send requests from the page
+// ("try it").
 package main
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -41,19 +43,19 @@ func main() {
 	devenv.Main("gin example", workerLocation, serveAPI)
 }
 
-func serveAPI(ctx context.Context, brokers string) error {
-	port := devenv.Port()
-	return runAPI(ctx, brokers, ":"+port, func(net.Addr) {
-		slog.Info("gin example ready; try:")
-		fmt.Println(devenv.CurlLine(port, "/hello/Ada"))
-		fmt.Println("docs: http://localhost:" + port + "/docs")
+func serveAPI(ctx context.Context, s devenv.Setup) error {
+	return runAPI(ctx, s, func(net.Addr) {
+		s.Log.Info("gin example ready; try:")
+		fmt.Println(devenv.CurlLine(s.Port(), "/hello/Ada"))
+		fmt.Println("docs: http://localhost:" + s.Port() + "/docs")
 	})
 }
 
-// runAPI serves the API on addr until ctx ends; ready is called once it serves.
-func runAPI(ctx context.Context, brokers, addr string, ready func(net.Addr)) error {
+// runAPI serves the API on s.Addr (or s.Listener) until ctx ends; ready is
+// called once its consumer runs.
+func runAPI(ctx context.Context, s devenv.Setup, ready func(net.Addr)) error {
 	m, err := core.NewManager(core.Config{
-		BootstrapServers: brokers,
+		BootstrapServers: s.Brokers,
 		Location:         apiLocation,
 		RequestTimeout:   10 * time.Second,
 	})
@@ -109,6 +111,8 @@ func runAPI(ctx context.Context, brokers, addr string, ready func(net.Addr)) err
 		c.Status(http.StatusAccepted)
 	})
 
-	// ctx already ends on SIGINT and SIGTERM.
-	return gininteg.Run(ctx, r, m, addr, gininteg.WithSignals(), gininteg.WithOnReady(ready))
+	// Serves at once (/livez), starts the consumer meanwhile (/readyz), gives up
+	// after s.StartTimeout. ctx already ends on SIGINT and SIGTERM.
+	return gininteg.Run(ctx, r, m, s.Addr, gininteg.WithSignals(), gininteg.WithListener(s.Listener),
+		gininteg.WithInitTimeout(s.StartTimeout), gininteg.WithLogger(s.Log), gininteg.WithOnReady(ready))
 }

@@ -59,15 +59,27 @@ func Router(location string) *core.EventRouter {
 	return root
 }
 
-// Start runs the worker: a Manager on brokers that consumes location, the
-// topic the API sends its events to, with Router. Close the Manager to stop
+// New returns the worker, not started: a Manager on brokers that will
+// consume location, the topic the API sends its events to, with Router.
+// Start it with InitConsumer and a ctx with a deadline, and Close it to stop
 // it.
-func Start(ctx context.Context, brokers, location string) (*core.Manager, error) {
+func New(brokers, location string) (*core.Manager, error) {
 	w, err := core.NewManager(core.Config{BootstrapServers: brokers, Location: location})
 	if err != nil {
 		return nil, err
 	}
 	w.SetRouter(Router(location))
+	return w, nil
+}
+
+// Start runs the worker (New, then InitConsumer). ctx bounds the start:
+// give it a deadline, as a broker that cannot be reached makes InitConsumer
+// wait until ctx ends. A start that fails closes the worker.
+func Start(ctx context.Context, brokers, location string) (*core.Manager, error) {
+	w, err := New(brokers, location)
+	if err != nil {
+		return nil, err
+	}
 	if err := w.InitConsumer(ctx); err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -76,11 +88,11 @@ func Start(ctx context.Context, brokers, location string) (*core.Manager, error)
 	return w, nil
 }
 
-func hello(ctx context.Context, in HelloIn) (HelloOut, error) {
+func hello(_ context.Context, in HelloIn) (HelloOut, error) {
 	return HelloOut{Message: fmt.Sprintf("Hello, %s!", in.Name)}, nil
 }
 
-func double(ctx context.Context, in DoubleIn) (DoubleOut, error) {
+func double(_ context.Context, in DoubleIn) (DoubleOut, error) {
 	return DoubleOut{N: *in.N * 2}, nil
 }
 

@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,7 +32,8 @@ func (c *connFlags) register(fs *flagSet) {
 	fs.StringVar(&c.bootstrap, "bootstrap-servers", "",
 		"Kafka brokers as `host:port,...` (env KAFKA_BOOTSTRAP_SERVERS; default "+DefaultBootstrapServers+")")
 	fs.Var(&c.props, "X", "librdkafka property `key=value`, repeatable: -X security.protocol=SASL_SSL; wins over the environment")
-	fs.DurationVar(&c.connectTimeout, "connect-timeout", 30*time.Second, "how long to wait for the broker")
+	fs.DurationVar(&c.connectTimeout, "connect-timeout", 30*time.Second,
+		"how long to wait for the broker: to reach it and get ready to send (or read)")
 	fs.BoolVar(&c.verbose, "verbose", false, "log the client's activity to stderr")
 }
 
@@ -44,7 +43,9 @@ const connEnvHelp = `  KAFKA_BOOTSTRAP_SERVERS   --bootstrap-servers
   KAFKA_SASL_USERNAME       librdkafka sasl.username
   KAFKA_SASL_PASSWORD       librdkafka sasl.password
   KAFKA_PROP_<NAME>         any librdkafka property: KAFKA_PROP_SSL_CA_LOCATION=/ca.pem
-                            sets ssl.ca.location (underscores become dots)`
+                            sets ssl.ca.location (underscores become dots)
+  A property librdkafka does not know, or a value it refuses, is a usage
+  error (exit 2) naming the variable or -X flag.`
 
 func (c *connFlags) servers(env Env) string {
 	if c.bootstrap != "" {
@@ -56,26 +57,10 @@ func (c *connFlags) servers(env Env) string {
 	return DefaultBootstrapServers
 }
 
-// kafkaProps returns the librdkafka properties from the environment, the way
-// core.ConfigFromEnv reads them, overridden by -X.
+// kafkaProps returns the librdkafka properties from the environment, as
+// core.ConfigFromEnv reads them (core.KafkaPropsFromEnv), overridden by -X.
 func (c *connFlags) kafkaProps(env Env) map[string]any {
-	props := map[string]any{}
-	for v, prop := range map[string]string{
-		"KAFKA_SECURITY_PROTOCOL": "security.protocol",
-		"KAFKA_SASL_MECHANISM":    "sasl.mechanism",
-		"KAFKA_SASL_USERNAME":     "sasl.username",
-		"KAFKA_SASL_PASSWORD":     "sasl.password",
-	} {
-		if s := env.getenv(v); s != "" {
-			props[prop] = s
-		}
-	}
-	for _, kv := range env.environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if name, ok := strings.CutPrefix(k, "KAFKA_PROP_"); ok && name != "" {
-			props[strings.ToLower(strings.ReplaceAll(name, "_", "."))] = v
-		}
-	}
+	props := core.KafkaPropsFromEnv(env.environ())
 	for k, v := range c.props {
 		props[k] = v
 	}
@@ -87,6 +72,48 @@ func (c *connFlags) kafkaProps(env Env) map[string]any {
 		}
 	}
 	return props
+}
+
+// checkProps checks each librdkafka property of the environment and of -X
+// on its own, before anything connects: a property librdkafka does not
+// know, or a value it refuses, is a usage error naming where it came from.
+func (c *connFlags) checkProps(env Env) error {
+	type source struct{ from, prop, value string }
+	var sources []source
+	for _, kv := range env.environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if prop, ok := core.KafkaEnvProp(k); ok {
+			sources = append(sources, source{k, prop, v})
+		}
+	}
+	for k, v := range c.props {
+		sources = append(sources, source{"-X " + k, k, v})
+	}
+	for _, s := range sources {
+		if s.prop == "bootstrap.servers" || s.prop == "metadata.broker.list" {
+			continue // any text; a producer with brokers would connect
+		}
+		// Setting a property checks its name and value; a producer with no
+		// brokers connects nowhere.
+		cm := kafka.ConfigMap{s.prop: s.value}
+		if s.prop != "log_level" {
+			cm["log_level"] = 0
+		}
+		p, err := kafka.NewProducer(&cm)
+		if err == nil {
+			p.Close()
+			continue
+		}
+		var kerr kafka.Error
+		if !errors.As(err, &kerr) || kerr.Code() != kafka.ErrInvalidArg {
+			return fmt.Errorf("%s: %w", s.from, err)
+		}
+		if strings.HasPrefix(kerr.Error(), "No such configuration property") {
+			return usagef("%s: no such librdkafka property: %q", s.from, s.prop)
+		}
+		return usagef("%s: invalid value for librdkafka property %s: %q", s.from, s.prop, s.value)
+	}
+	return nil
 }
 
 // clientConfig is a librdkafka configuration for a client of our own.
@@ -108,6 +135,21 @@ func (c *connFlags) logger(env Env) *slog.Logger {
 	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
+// connect returns the context of a command's connecting phase: reaching the
+// broker and getting ready, all within --connect-timeout.
+func (c *connFlags) connect(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.connectTimeout)
+}
+
+// timedOut wraps err, the failure of a connecting phase that ran out of
+// --connect-timeout, so that it says so.
+func (c *connFlags) timedOut(env Env, what string, err error) error {
+	return fmt.Errorf("%s: no Kafka broker answered at %s within --connect-timeout %v: %w\n  %s",
+		what, c.servers(env), c.connectTimeout, err, reachHint)
+}
+
+const reachHint = "start a local broker with `kafka-broker dev`, or point --bootstrap-servers (KAFKA_BOOTSTRAP_SERVERS) at Kafka"
+
 // reach fails fast, with a clear message, when no bootstrap server accepts a
 // TCP connection; the Kafka clients would otherwise retry until a timeout.
 func (c *connFlags) reach(ctx context.Context, env Env) error {
@@ -123,7 +165,7 @@ func (c *connFlags) reach(ctx context.Context, env Env) error {
 			continue
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
-			addr = net.JoinHostPort(addr, "9092")
+			addr = net.JoinHostPort(addr, strconv.Itoa(9092))
 		}
 		d := net.Dialer{Timeout: timeout}
 		conn, err := d.DialContext(ctx, "tcp", addr)
@@ -131,41 +173,13 @@ func (c *connFlags) reach(ctx context.Context, env Env) error {
 			conn.Close()
 			return nil
 		}
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return ctx.Err()
 		}
 		errs = append(errs, err)
 	}
-	hint := "start a local broker with `kafka-broker dev`, or point --bootstrap-servers (KAFKA_BOOTSTRAP_SERVERS) at Kafka"
 	if len(errs) == 0 {
 		return usagef("no bootstrap servers in %q", servers)
 	}
-	return fmt.Errorf("cannot reach Kafka at %s: %w\n  %s", servers, errors.Join(errs...), hint)
-}
-
-// randomName returns prefix followed by 8 random hex digits.
-func randomName(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = io.ReadFull(rand.Reader, b)
-	return prefix + hex.EncodeToString(b)
-}
-
-func checkTopic(t string) error {
-	if !core.ValidTopic(t) {
-		return usagef("invalid topic name %q (letters, digits, '.', '_' and '-', at most 249)", t)
-	}
-	return nil
-}
-
-// checkEvent checks a routing key: dot-separated, non-empty segments.
-func checkEvent(e string) error {
-	if e == "" {
-		return usagef("the event name is empty")
-	}
-	for _, seg := range strings.Split(e, ".") {
-		if seg == "" {
-			return usagef("invalid event name %q: empty segment", e)
-		}
-	}
-	return nil
+	return fmt.Errorf("cannot reach Kafka at %s: %w\n  %s", servers, errors.Join(errs...), reachHint)
 }

@@ -44,6 +44,29 @@ func readData(env Env, arg string) (json.RawMessage, error) {
 	return json.RawMessage(b), nil
 }
 
+// checkObject refuses data that is not a JSON object: services decode an
+// event's data into an object (a struct, a dict), so anything else would be
+// dead-lettered and the request would wait for its whole timeout.
+func checkObject(data json.RawMessage) error {
+	if len(data) > 0 && data[0] == '{' {
+		return nil
+	}
+	kind := "a number"
+	switch {
+	case len(data) == 0:
+		kind = "empty"
+	case data[0] == '[':
+		kind = "an array"
+	case data[0] == '"':
+		kind = "a string"
+	case data[0] == 't' || data[0] == 'f':
+		kind = "a boolean"
+	case data[0] == 'n':
+		kind = "null"
+	}
+	return usagef("--data: not a JSON object but %s: services decode an event's data into an object", kind)
+}
+
 // formatFlag is --format: auto, human or json.
 type formatFlag string
 
@@ -58,7 +81,7 @@ func (f *formatFlag) Set(s string) error {
 		*f = formatFlag(s)
 		return nil
 	}
-	return fmt.Errorf("want auto, human or json")
+	return fmt.Errorf("not auto, human or json: %q", s)
 }
 
 // human reports whether events are printed in the human format to w.

@@ -37,10 +37,10 @@ func runDev(ctx context.Context, env Env, args []string) int {
 		return fs.fail(env, err)
 	}
 	if port < 0 || port > 65535 {
-		return fail(env, "dev", usagef("--port %d is not a port", port))
+		return fail(env, "dev", usagef("--port: not a port (0 to 65535): %d", port))
 	}
 	if partitions < 1 {
-		return fail(env, "dev", usagef("--partitions must be at least 1"))
+		return fail(env, "dev", usagef("--partitions: must be at least 1: %d", partitions))
 	}
 	c, err := embedded.Start(embedded.WithPort(port), embedded.WithPartitions(partitions))
 	if err != nil {

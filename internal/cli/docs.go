@@ -48,7 +48,7 @@ func runDocs(ctx context.Context, env Env, args []string) int {
 		return fs.fail(env, err)
 	}
 	if format != "human" && format != "json" {
-		return fail(env, "docs", usagef("--format %q: want human or json", format))
+		return fail(env, "docs", usagef("--format: not human or json: %q", format))
 	}
 	raw, err := readDocument(ctx, env, pos[0], timeout)
 	if err != nil {

@@ -3,10 +3,13 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/internal/cli"
@@ -111,19 +114,16 @@ func run(t *testing.T, vars map[string]string, args ...string) result {
 // r, closed at the end of the test.
 func startResponder(t *testing.T, r *core.EventRouter) *core.Manager {
 	t.Helper()
-	m, err := core.NewManager(core.Config{
+	return startResponderWith(t, r, nil)
+}
+
+// startResponderWith is startResponder with librdkafka properties.
+func startResponderWith(t *testing.T, r *core.EventRouter, props map[string]any) *core.Manager {
+	t.Helper()
+	m := kafkatest.NewManager(t, core.Config{
 		BootstrapServers: kafkatest.Bootstrap(t),
 		Location:         kafkatest.Name(t, "svc"),
-	}, core.WithLogger(kafkatest.Logger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
+		Kafka:            props,
 	})
 	root := core.NewEventRouter("svc")
 	root.IncludeBinder(r)
@@ -134,4 +134,76 @@ func startResponder(t *testing.T, r *core.EventRouter) *core.Manager {
 		t.Fatalf("InitConsumer: %v", err)
 	}
 	return m
+}
+
+// jsonLines decodes one EventObject per line.
+func jsonLines(t *testing.T, s string) []*core.EventObject {
+	t.Helper()
+	var evs []*core.EventObject
+	for _, line := range strings.Split(strings.TrimSpace(s), "\n") {
+		if line == "" {
+			continue
+		}
+		ev := new(core.EventObject)
+		if err := json.Unmarshal([]byte(line), ev); err != nil {
+			t.Fatalf("not a JSON event line: %q: %v", line, err)
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// mathRouter doubles "math.double" requests and ignores "math.ignore".
+func mathRouter() *core.EventRouter {
+	r := core.NewEventRouter("math")
+	r.BindEvent("double", func(ctx context.Context, ev *core.EventObject) error {
+		var in struct{ N int }
+		if err := ev.Decode(&in); err != nil {
+			return core.Permanent(err)
+		}
+		m, _ := core.FromContext(ctx)
+		return m.Reply(ctx, ev, map[string]int{"n": 2 * in.N})
+	})
+	r.BindEvent("ignore", func(context.Context, *core.EventObject) error { return nil })
+	return r
+}
+
+// assertNoTopics fails when any of topics exists.
+func assertNoTopics(t *testing.T, topics ...string) {
+	t.Helper()
+	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	md, err := a.GetMetadata(nil, true, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range topics {
+		if tm, ok := md.Topics[topic]; ok && tm.Error.Code() == kafka.ErrNoError {
+			t.Errorf("generated topic %s was not deleted", topic)
+		}
+	}
+}
+
+// assertNoGroup fails when the consumer group exists.
+func assertNoGroup(t *testing.T, group string) {
+	t.Helper()
+	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := a.ListConsumerGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range res.Valid {
+		if g.GroupID == group {
+			t.Errorf("consumer group %s exists", group)
+		}
+	}
 }

@@ -2,7 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -10,6 +12,7 @@ import (
 )
 
 func TestEventFilter(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		patterns []string
 		match    []string
@@ -50,6 +53,7 @@ func TestEventFilter(t *testing.T) {
 }
 
 func TestParseFlagsAnywhere(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args    []string
 		pos     []string
@@ -79,6 +83,7 @@ func TestParseFlagsAnywhere(t *testing.T) {
 }
 
 func TestKafkaProps(t *testing.T) {
+	t.Parallel()
 	vars := map[string]string{
 		"KAFKA_SECURITY_PROTOCOL":      "SASL_SSL",
 		"KAFKA_SASL_MECHANISM":         "PLAIN",
@@ -133,6 +138,7 @@ func TestKafkaProps(t *testing.T) {
 }
 
 func TestProgress(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var buf bytes.Buffer
 		p := newProgress(&buf, "waiting for the reply")
@@ -167,6 +173,7 @@ func TestProgress(t *testing.T) {
 }
 
 func TestReadData(t *testing.T) {
+	t.Parallel()
 	env := Env{Stdin: strings.NewReader(` {"a": [1, 2]} `)}
 	tests := []struct {
 		arg, want string
@@ -186,6 +193,98 @@ func TestReadData(t *testing.T) {
 		got, err := readData(env, tt.arg)
 		if (err == nil) != tt.ok || (tt.ok && string(got) != tt.want) {
 			t.Errorf("readData(%q) = %s, %v", tt.arg, got, err)
+		}
+	}
+}
+
+func TestCheckRoutingKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		key     string
+		event   bool // a valid event name
+		pattern bool // a valid --event pattern
+	}{
+		{"order.created", true, true},
+		{"a", true, true},
+		{"order.*", false, true},
+		{"#.failed", false, true},
+		{"ordér.créé", true, true},
+		{"", false, false},
+		{"a..b", false, false},
+		{".a", false, false},
+		{"has space", false, false},
+		{"tab\there", false, false},
+		{"nl\nhere", false, false},
+		{"ctl\x7f", false, false},
+		{"nbsp\u00a0x", false, false},
+		{"bad\xffutf8", false, false},
+		{strings.Repeat("a", 1024), true, true},
+		{strings.Repeat("a", 1025), false, false},
+		{strings.Repeat("a.", 127) + "a", true, true},
+		{strings.Repeat("a.", 128) + "a", false, false},
+	}
+	for _, tt := range tests {
+		if err := checkEvent(tt.key); (err == nil) != tt.event {
+			t.Errorf("checkEvent(%q) = %v, want valid %v", tt.key, err, tt.event)
+		}
+		if err := checkPattern(tt.key); (err == nil) != tt.pattern {
+			t.Errorf("checkPattern(%q) = %v, want valid %v", tt.key, err, tt.pattern)
+		}
+	}
+}
+
+func TestTempName(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 12, 1, 12, 45, 1, 0, time.FixedZone("CET", 3600))
+	name := tempName(at)
+	if !strings.HasPrefix(name, TempPrefix+"20261201T114501Z-") {
+		t.Errorf("tempName = %q, want the UTC time after the prefix", name)
+	}
+	re := regexp.MustCompile(TempTopicPattern)
+	for _, n := range []string{name, name + ".replies"} {
+		if !re.MatchString(n) {
+			t.Errorf("%q does not match TempTopicPattern", n)
+		}
+	}
+	if re.MatchString("kafka-broker-cli-3f9a1c2e.replies") || re.MatchString(name+".dlq") {
+		t.Error("TempTopicPattern matches other names")
+	}
+	if tempName(at) == name {
+		t.Error("two names alike")
+	}
+}
+
+func TestFlagErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dur", "soon"}, `--dur: not a duration: "soon"`},
+		{[]string{"--num=1.5"}, `--num: not an integer: "1.5"`},
+		{[]string{"--on=yes please"}, `--on: not true or false: "yes please"`},
+		{[]string{"-X", "k"}, `-X: not key=value: "k"`},
+		{[]string{"--format", "xml"}, `--format: not auto, human or json: "xml"`},
+		{[]string{"--nope"}, "--nope: no such flag"},
+		{[]string{"-Y"}, "-Y: no such flag"},
+		{[]string{"--dur"}, "--dur: needs a value"},
+	}
+	for _, tt := range tests {
+		fs := newFlagSet("x", "", "", "")
+		var d time.Duration
+		var n int
+		var b bool
+		var props propsFlag
+		format := formatFlag("auto")
+		fs.DurationVar(&d, "dur", 0, "")
+		fs.IntVar(&n, "num", 0, "")
+		fs.BoolVar(&b, "on", false, "")
+		fs.Var(&props, "X", "")
+		fs.Var(&format, "format", "")
+		_, err := fs.parse(tt.args, 0, 0)
+		var ue *usageError
+		if !errors.As(err, &ue) || ue.Error() != tt.want {
+			t.Errorf("parse(%q) = %v, want the usage error %q", tt.args, err, tt.want)
 		}
 	}
 }

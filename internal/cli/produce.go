@@ -19,7 +19,10 @@ until the broker acknowledged it, and prints it, audit trail included: one
 readable line on a terminal, one JSON object when piped (see --format).
 
 The audit trail names the sender's Location: --location, else KAFKA_LOCATION,
-else kafka-broker-cli. A Python kafka-broker service replies to that topic.`
+else kafka-broker-cli. A Python kafka-broker service replies to that topic.
+
+` + eventRule + ` The data may be any JSON value;
+services decode it into an object, so send one unless you know better.`
 
 const produceMore = `
 Environment (flags win):
@@ -29,7 +32,7 @@ Environment (flags win):
 Exit status:
   0    the broker acknowledged the event
   1    error: the broker cannot be reached, the send failed, ...
-  2    bad flags, arguments or --data
+  2    bad flags, arguments, --data or environment
   130  interrupted (Ctrl-C)
 
 Examples:
@@ -95,7 +98,13 @@ func produce(ctx context.Context, env Env, c connFlags, topic, event, data, loca
 		ev.CorrelationID = id
 	}
 
-	if err := c.reach(ctx, env); err != nil {
+	if err := c.checkProps(env); err != nil {
+		return err
+	}
+	// Reaching the broker and the acknowledgement, within --connect-timeout.
+	sendCtx, cancel := c.connect(ctx)
+	defer cancel()
+	if err := c.reach(sendCtx, env); err != nil {
 		return err
 	}
 	m, err := core.NewManager(core.Config{
@@ -107,14 +116,14 @@ func produce(ctx context.Context, env Env, c connFlags, topic, event, data, loca
 		return err
 	}
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		m.Close(ctx)
+		if err := m.Close(ctx); err != nil {
+			c.logger(env).Warn("close", "error", err)
+		}
 	}()
 
 	p := startProgress(env, env.Stderr, "sending to "+topic)
-	sendCtx, cancel := context.WithTimeout(ctx, c.connectTimeout)
-	defer cancel()
 	sent := time.Now()
 	err = m.Produce(sendCtx, topic, ev)
 	p.Stop()
@@ -122,8 +131,8 @@ func produce(ctx context.Context, env Env, c connFlags, topic, event, data, loca
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("not acknowledged within --connect-timeout %v: %w", c.connectTimeout, err)
+		if sendCtx.Err() != nil {
+			return c.timedOut(env, "send to "+topic, err)
 		}
 		if errors.Is(err, core.ErrUnknownTopic) {
 			return fmt.Errorf("%w\n  --create lets the broker create it", err)

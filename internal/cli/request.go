@@ -16,18 +16,33 @@ import (
 // --timeout nor KAFKA_REQUEST_TIMEOUT says otherwise.
 const DefaultRequestTimeout = 10 * time.Second
 
+// cleanupTimeout bounds closing the client and deleting the reply topic
+// once the command is done.
+const cleanupTimeout = 5 * time.Second
+
 const requestAbout = `
 Sends an event to <topic> with routing key <event> (an EventObject with a new
-correlation ID), waits for the reply with the same correlation ID, and prints
-the reply as indented JSON on stdout, audit trail included. On a terminal a
-progress line on stderr shows the wait.
+correlation ID and --data, a JSON object), waits for the reply with the same
+correlation ID, and prints the reply as indented JSON on stdout, audit trail
+included. On a terminal a progress line on stderr shows the wait.
 
-Replies come back to a Location, the topic this command reads: --location,
-else KAFKA_LOCATION, else a generated kafka-broker-cli-<random>. A generated
-Location's topics (<location> and <location>.replies) are created for the
-call and deleted afterwards. Go services answer on <location>.replies (the
-kafka_replyTopic header), Python kafka-broker services on <location>. Give a
-Location of its own, never a running service's.`
+By default request is a requester only: it joins no consumer group and
+creates a single topic, <location>.replies, where Go services reply (the
+kafka_replyTopic header names it); it reads it from its end and deletes it
+afterwards. The Location is generated: kafka-broker-cli-<UTC start time>-
+<8 hex digits>, as in kafka-broker-cli-20261201T124501Z-3f9a1c2e. Nothing
+this library runs creates a topic by replying to it, so a deleted reply
+topic stays deleted; should one be left behind (a killed command, or a
+client that auto-creates topics writing to it late), a janitor may delete
+the topics matching ` + TempTopicPattern + `
+whose time is older than the longest --timeout in use.
+
+Python kafka-broker services reply to the Location of the audit trail
+instead: for them give --location (or KAFKA_LOCATION) a topic of your own,
+never a running service's. request then also reads that topic in a consumer
+group (--group-id), creates the topics that are missing, and deletes none.
+
+` + eventRule
 
 const requestMore = `
 Environment (flags win):
@@ -40,7 +55,7 @@ Environment (flags win):
 Exit status:
   0    the reply was printed
   1    error: the broker cannot be reached, the send failed, ...
-  2    bad flags, arguments or --data
+  2    bad flags, arguments, --data or environment
   3    no reply within --timeout
   130  interrupted (Ctrl-C)
 
@@ -59,10 +74,11 @@ func runRequest(ctx context.Context, env Env, args []string) int {
 		replyTopic string
 	)
 	fs := newFlagSet("request", "request <topic> <event> [flags]", requestAbout, requestMore)
-	fs.StringVar(&data, "data", "", dataHelp)
+	fs.StringVar(&data, "data", "", dataHelp+"; a JSON object")
 	fs.DurationVar(&timeout, "timeout", 0, "how long to wait for the reply (env KAFKA_REQUEST_TIMEOUT; default 10s)")
-	fs.StringVar(&location, "location", "", "the `topic` replies come back to (env KAFKA_LOCATION; default kafka-broker-cli-<random>)")
-	fs.StringVar(&groupID, "group-id", "", "consumer `group` reading the Location (env KAFKA_GROUP_ID; default the Location)")
+	fs.StringVar(&location, "location", "", "a `topic` of your own that Python services reply to, read in a consumer group "+
+		"(env KAFKA_LOCATION; default: none, a generated kafka-broker-cli-<time>-<random> names the reply topic)")
+	fs.StringVar(&groupID, "group-id", "", "consumer `group` reading --location (env KAFKA_GROUP_ID; default the Location)")
 	fs.StringVar(&replyTopic, "reply-topic", "", "`topic` Go services reply to (env KAFKA_REPLY_TOPIC; default <location>.replies)")
 	c.register(fs)
 	pos, err := fs.parse(args, 2, 2)
@@ -98,14 +114,15 @@ type request struct {
 	event      string
 	data       json.RawMessage
 	location   string
-	generated  bool // the Location was generated: delete its topics afterwards
+	generated  bool // the Location was generated: a requester only
 	groupID    string
 	replyTopic string
 	timeout    time.Duration
 	id         string // correlation ID, once sent
 }
 
-// prepare checks the command line and fills in defaults from the environment.
+// prepare checks the command line and the environment, and fills in
+// defaults, before anything connects.
 func (r *request) prepare(data string) error {
 	if err := checkTopic(r.topic); err != nil {
 		return err
@@ -117,22 +134,25 @@ func (r *request) prepare(data string) error {
 	if r.data, err = readData(r.env, data); err != nil {
 		return err
 	}
+	if err := checkObject(r.data); err != nil {
+		return err
+	}
 	if r.timeout == 0 {
 		r.timeout = DefaultRequestTimeout
 		if v := r.env.getenv("KAFKA_REQUEST_TIMEOUT"); v != "" {
 			if r.timeout, err = time.ParseDuration(v); err != nil {
-				return usagef("KAFKA_REQUEST_TIMEOUT=%q is not a duration (like 10s)", v)
+				return usagef("KAFKA_REQUEST_TIMEOUT: not a duration: %q", v)
 			}
 		}
 	}
 	if r.timeout <= 0 {
-		return usagef("--timeout must be positive")
+		return usagef("--timeout: must be positive: %v", r.timeout)
 	}
 	if r.location == "" {
 		r.location = r.env.getenv("KAFKA_LOCATION")
 	}
 	if r.location == "" {
-		r.location, r.generated = randomName("kafka-broker-cli-"), true
+		r.location, r.generated = tempName(time.Now()), true
 	}
 	if err := checkTopic(r.location); err != nil {
 		return usagef("--location: %v", err)
@@ -143,11 +163,18 @@ func (r *request) prepare(data string) error {
 	if r.replyTopic == "" {
 		r.replyTopic = r.env.getenv("KAFKA_REPLY_TOPIC")
 	}
-	return nil
+	if r.replyTopic != "" {
+		if err := checkTopic(r.replyTopic); err != nil {
+			return usagef("--reply-topic: %v", err)
+		}
+	}
+	return r.conn.checkProps(r.env)
 }
 
 func (r *request) run(ctx context.Context) (*core.EventObject, error) {
-	if err := r.conn.reach(ctx, r.env); err != nil {
+	connCtx, cancel := r.conn.connect(ctx)
+	defer cancel()
+	if err := r.conn.reach(connCtx, r.env); err != nil {
 		return nil, err
 	}
 	cfg := core.Config{
@@ -158,27 +185,29 @@ func (r *request) run(ctx context.Context) (*core.EventObject, error) {
 		Kafka:             r.conn.kafkaProps(r.env),
 		RequestTimeout:    r.timeout,
 		DisableDeadLetter: true,
-	}
-	if r.generated {
-		cfg.TopicPartitions = 1
+		// A requester only: no group, no Location topic; the command
+		// creates the reply topic itself, to delete exactly what it made.
+		RequestOnly:          r.generated,
+		DisableTopicCreation: r.generated,
 	}
 	m, err := core.NewManager(cfg, core.WithLogger(r.conn.logger(r.env)))
 	if err != nil {
 		return nil, err
 	}
 	cfg = m.Config()
-	defer r.close(m)
+	var created []string
+	defer func() { r.close(m, created) }()
 
 	p := startProgress(r.env, r.env.Stderr, "connecting to "+cfg.BootstrapServers)
 	defer p.Stop()
-	initCtx, cancel := context.WithTimeout(ctx, r.conn.connectTimeout)
-	err = m.InitConsumer(initCtx)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	if r.generated {
+		created, err = createTopics(connCtx, r.env, r.conn, replyTopics(cfg))
+		if err != nil {
+			return nil, r.connectError(ctx, connCtx, "create the reply topic", err)
 		}
-		return nil, fmt.Errorf("start reading replies on %s: %w", cfg.Location, err)
+	}
+	if err := m.InitConsumer(connCtx); err != nil {
+		return nil, r.connectError(ctx, connCtx, "start reading replies on "+cfg.ReplyTopic, err)
 	}
 
 	ev, err := core.NewEventObject(r.event, r.data)
@@ -208,25 +237,72 @@ func (r *request) run(ctx context.Context) (*core.EventObject, error) {
 	return reply, nil
 }
 
-// close closes the manager and deletes the topics of a generated Location.
-func (r *request) close(m *core.Manager) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// connectError is the error of a connecting step that failed: Ctrl-C's,
+// --connect-timeout's, or the step's own.
+func (r *request) connectError(ctx, connCtx context.Context, what string, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case connCtx.Err() != nil:
+		return r.conn.timedOut(r.env, what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// replyTopics are the topics a Manager with cfg reads replies on: its reply
+// topic and, when that is not "<Location>.replies", that one too.
+func replyTopics(cfg core.Config) []string {
+	shared := cfg.Location + ".replies"
+	if cfg.ReplyTopic == shared {
+		return []string{shared}
+	}
+	return []string{cfg.ReplyTopic, shared}
+}
+
+// close closes the manager and deletes the topics the command created.
+func (r *request) close(m *core.Manager, created []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	log := r.conn.logger(r.env)
 	if err := m.Close(ctx); err != nil {
 		log.Warn("close", "error", err)
 	}
-	if !r.generated {
+	if len(created) == 0 {
 		return
 	}
-	cfg := m.Config()
-	topics := []string{cfg.Location}
-	if r.replyTopic == "" { // derived from the generated Location
-		topics = append(topics, cfg.ReplyTopic)
+	if err := deleteTopics(ctx, r.env, r.conn, created); err != nil {
+		log.Warn("delete the reply topic this command created", "topics", created, "error", err)
 	}
-	if err := deleteTopics(ctx, r.env, r.conn, topics); err != nil {
-		log.Warn("delete the generated topics", "topics", topics, "error", err)
+}
+
+// createTopics creates those of topics that do not exist, with one
+// partition, and returns the ones it created.
+func createTopics(ctx context.Context, env Env, c connFlags, topics []string) ([]string, error) {
+	a, err := kafka.NewAdminClient(c.clientConfig(env, nil))
+	if err != nil {
+		return nil, err
 	}
+	defer a.Close()
+	specs := make([]kafka.TopicSpecification, len(topics))
+	for i, t := range topics {
+		specs[i] = kafka.TopicSpecification{Topic: t, NumPartitions: 1, ReplicationFactor: -1}
+	}
+	res, err := a.CreateTopics(ctx, specs)
+	if err != nil {
+		return nil, err
+	}
+	var created []string
+	var errs []error
+	for _, r := range res {
+		switch r.Error.Code() {
+		case kafka.ErrNoError:
+			created = append(created, r.Topic)
+		case kafka.ErrTopicAlreadyExists:
+		default:
+			errs = append(errs, fmt.Errorf("%s: %w", r.Topic, r.Error))
+		}
+	}
+	return created, errors.Join(errs...)
 }
 
 // deleteTopics deletes topics, best effort.

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -46,20 +44,20 @@ func runTail(ctx context.Context, env Env, args []string) int {
 		c             connFlags
 		fromBeginning bool
 		patterns      stringsFlag
-		max           int
+		maxEvents     int
 		format        = formatFlag("auto")
 	)
 	fs := newFlagSet("tail", "tail <topic>... [flags]", tailAbout, tailMore)
 	fs.BoolVar(&fromBeginning, "from-beginning", false, "print the events already in the topics first")
 	fs.Var(&patterns, "event", "print only events whose routing key matches `pattern`; repeatable")
-	fs.IntVar(&max, "max-events", 0, "exit after printing `n` events (0: no limit)")
+	fs.IntVar(&maxEvents, "max-events", 0, "exit after printing `n` events (0: no limit)")
 	fs.Var(&format, "format", formatHelp)
 	c.register(fs)
 	topics, err := fs.parse(args, 1, -1)
 	if err != nil {
 		return fs.fail(env, err)
 	}
-	t := tail{env: env, conn: c, topics: topics, fromBeginning: fromBeginning, max: max,
+	t := tail{env: env, conn: c, topics: topics, fromBeginning: fromBeginning, maxEvents: maxEvents,
 		out: printer{w: env.Stdout, human: format.human(env, env.Stdout)}}
 	if err := t.run(ctx, patterns); err != nil {
 		return fail(env, "tail", err)
@@ -72,7 +70,7 @@ type tail struct {
 	conn          connFlags
 	topics        []string
 	fromBeginning bool
-	max           int
+	maxEvents     int
 	out           printer
 }
 
@@ -82,14 +80,20 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 			return err
 		}
 	}
-	if t.max < 0 {
-		return usagef("--max-events must not be negative")
+	if t.maxEvents < 0 {
+		return usagef("--max-events: must not be negative: %d", t.maxEvents)
 	}
 	filter, err := newEventFilter(patterns)
 	if err != nil {
 		return err
 	}
-	if err := t.conn.reach(ctx, t.env); err != nil {
+	if err := t.conn.checkProps(t.env); err != nil {
+		return err
+	}
+	// Reaching the broker and assigning the partitions, within --connect-timeout.
+	startCtx, cancel := t.conn.connect(ctx)
+	defer cancel()
+	if err := t.conn.reach(startCtx, t.env); err != nil {
 		return err
 	}
 	consumer, err := kafka.NewConsumer(t.conn.clientConfig(t.env, kafka.ConfigMap{
@@ -104,12 +108,14 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 	}
 	defer consumer.Close()
 
-	startCtx, cancel := context.WithTimeout(ctx, t.conn.connectTimeout)
 	n, err := t.assign(startCtx, consumer)
 	cancel()
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			return nil // Ctrl-C while starting
+		case startCtx.Err() != nil:
+			return t.conn.timedOut(t.env, "read the partitions of "+strings.Join(t.topics, ", "), err)
 		}
 		return err
 	}
@@ -133,9 +139,9 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 				continue
 			}
 			where := fmt.Sprintf("%s/%d@%d", *e.TopicPartition.Topic, e.TopicPartition.Partition, e.TopicPartition.Offset)
-			ev, err := decodeRecord(e)
+			ev, err := core.DecodeRecord(e)
 			if err != nil {
-				fmt.Fprintf(t.env.Stderr, "kafka-broker tail: %s is not an event: %v\n", where, err)
+				fmt.Fprintf(t.env.Stderr, "kafka-broker tail: %s is not an event %v\n", where, malformed(err))
 				continue
 			}
 			if !filter.match(ev.Event) {
@@ -144,7 +150,7 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 			if err := t.out.print(ev, where, e.Timestamp); err != nil {
 				return err
 			}
-			if printed++; t.max > 0 && printed >= t.max {
+			if printed++; t.maxEvents > 0 && printed >= t.maxEvents {
 				return nil
 			}
 		case kafka.Error:
@@ -201,27 +207,14 @@ func timeoutMs(ctx context.Context) int {
 	return max(int(d/time.Millisecond), 1)
 }
 
-// decodeRecord reads an EventObject from a record, with the checks the
-// manager's consumer makes.
-func decodeRecord(msg *kafka.Message) (*core.EventObject, error) {
-	v := bytes.TrimSpace(msg.Value)
-	if !json.Valid(v) {
-		return nil, errors.New("not valid JSON")
+// malformed says why a record is not an event, as the consumer would
+// dead-letter it: "(not_json): record value is not valid JSON".
+func malformed(err error) string {
+	var me *core.MalformedError
+	if errors.As(err, &me) {
+		return fmt.Sprintf("(%s): %v", me.Kind, me.Err)
 	}
-	if len(v) == 0 || v[0] != '{' {
-		return nil, errors.New("JSON but not an object")
-	}
-	ev := new(core.EventObject)
-	if err := json.Unmarshal(v, ev); err != nil {
-		return nil, err
-	}
-	if ev.Event == "" {
-		return nil, errors.New("no event name")
-	}
-	if ev.CorrelationID == "" {
-		ev.CorrelationID = string(msg.Key)
-	}
-	return ev, nil
+	return ": " + err.Error()
 }
 
 // eventFilter matches routing keys against patterns with core.EventRouter's
@@ -233,7 +226,7 @@ func newEventFilter(patterns []string) (eventFilter, error) {
 	var f eventFilter
 	nop := func(context.Context, *core.EventObject) error { return nil }
 	for _, p := range patterns {
-		if err := checkEvent(p); err != nil {
+		if err := checkPattern(p); err != nil {
 			return nil, usagef("--event %q: %v", p, err)
 		}
 		segs := strings.Split(p, ".")

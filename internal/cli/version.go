@@ -65,10 +65,9 @@ func writeVersion(w io.Writer, bi *debug.BuildInfo, librdkafka string) {
 		}
 	}
 	fmt.Fprintln(w, "kafka-broker", version)
-	switch {
-	case revision == "":
+	if revision == "" {
 		fmt.Fprintln(w, "revision:   unknown (built without VCS information)")
-	default:
+	} else {
 		line := revision
 		if revTime != "" {
 			line += " (" + revTime + ")"

@@ -15,13 +15,43 @@ var ErrNoManager = errors.New("kafka-broker: no manager in the request context (
 // ErrInvalidBody is returned when a request body is not valid JSON.
 var ErrInvalidBody = errors.New("request body is not valid JSON")
 
-// ErrorResponse is the JSON body of an error response. The adapters export
-// the same struct under their own name.
+// ErrorResponse is the JSON body of the error responses the helpers write
+// (gininteg.ErrorResponse and echointeg.ErrorResponse are aliases of it).
+// Error is a code ("reply_timeout", "closed", ...; see Classify), Message a
+// fixed text for people.
 type ErrorResponse struct {
 	Error         string            `json:"error"`
 	Message       string            `json:"message"`
 	CorrelationID string            `json:"correlation_id,omitempty"`
-	Fields        []core.FieldError `json:"fields,omitempty"`
+	Fields        []core.FieldError `json:"fields,omitempty"` // error replies: the fields that failed validation
+}
+
+// Failure is a helper's request that failed, ready for an adapter to answer
+// in its framework's way: the status, the JSON body, and the cause. Body's
+// CorrelationID, when set, also goes in the HTTPHeaderCorrelationID header.
+type Failure struct {
+	Status int
+	Body   ErrorResponse
+	Err    error
+}
+
+// failure classifies err; correlationID, when the body has none, is the
+// event's that err is about.
+func failure(err error, correlationID string) *Failure {
+	status, body := Classify(err)
+	if body.CorrelationID == "" {
+		body.CorrelationID = correlationID
+	}
+	return &Failure{Status: status, Body: body, Err: err}
+}
+
+// StatusCode is the HTTP status a helper answers err with: 504 for a reply
+// timeout, 503 when the manager is closed, not ready or overloaded or the
+// request was canceled, 502 for other broker errors, and an error reply's
+// 4xx status.
+func StatusCode(err error) int {
+	status, _ := Classify(err)
+	return status
 }
 
 // Error codes, the "error" member of an ErrorResponse.

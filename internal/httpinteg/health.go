@@ -2,6 +2,7 @@ package httpinteg
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -31,6 +32,43 @@ const (
 	StatusAlive    = "alive"
 	CheckOK        = "ok"
 )
+
+// ReadinessHandler is the readiness probe of the adapters: Readiness as
+// JSON. It panics when m is nil; name is the adapter's, for the message.
+func ReadinessHandler(name string, m *core.Manager, opts []HealthOption) http.Handler {
+	if m == nil {
+		panic(name + ": Readiness: nil manager")
+	}
+	var cfg HealthConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, rep := Readiness(r.Context(), m, cfg.Timeout, cfg.Checks)
+		writeJSON(w, status, rep)
+	})
+}
+
+// LivenessHandler is the liveness probe of the adapters: Liveness as JSON.
+func LivenessHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		status, rep := Liveness()
+		writeJSON(w, status, rep)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", ContentTypeJSON)
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
 
 // Readiness reports whether m can serve requests: its consumer has its
 // assignment and the reply consumer is positioned (m.Ready), the broker is

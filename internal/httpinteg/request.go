@@ -4,30 +4,101 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 )
+
+// HTTPHeaderCorrelationID is the HTTP response header that carries the
+// correlation ID of the event a request became. It is not the Kafka header
+// core.HeaderCorrelationID ("kafka_correlationId").
+const HTTPHeaderCorrelationID = "X-Correlation-ID"
+
+// StatusField is the member of a reply's data that sets the HTTP status of
+// the response.
+const StatusField = "http_status"
+
+// ContentTypeJSON is the Content-Type of the responses the helpers write.
+const ContentTypeJSON = "application/json; charset=utf-8"
 
 // DefaultMaxBodyBytes bounds a request body turned into event data, like
 // core's default bound on record values.
 const DefaultMaxBodyBytes = core.DefaultMaxRecordBytes
 
 // Request sends ev to topic with the Manager carried by ctx and awaits the
-// reply until ctx ends, or timeout when it is positive.
-func Request(ctx context.Context, topic string, ev *core.EventObject, timeout time.Duration) (*core.EventObject, error) {
+// reply until ctx ends, or cfg.Timeout when it is positive.
+func Request(ctx context.Context, topic string, ev *core.EventObject, cfg RequestConfig) (*core.EventObject, *Failure) {
+	var id string
+	if ev != nil {
+		id = ev.CorrelationID
+	}
 	m, ok := core.FromContext(ctx)
 	if !ok {
-		return nil, ErrNoManager
+		return nil, failure(ErrNoManager, id)
 	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
+	ctx, cancel := cfg.bound(ctx)
+	defer cancel()
+	rep, err := m.Request(ctx, topic, ev)
+	if err != nil {
+		return nil, failure(err, id)
 	}
-	return m.Request(ctx, topic, ev)
+	return rep, nil
+}
+
+// Call is core.Call with the Manager carried by ctx, its wait bounded by
+// cfg.Timeout when positive. It returns the correlation ID of the reply,
+// error replies included, for the response header.
+func Call[Out any](ctx context.Context, topic, event string, in any, cfg RequestConfig) (Out, string, *Failure) {
+	m, ok := core.FromContext(ctx)
+	if !ok {
+		var zero Out
+		return zero, "", failure(ErrNoManager, "")
+	}
+	ctx, cancel := cfg.bound(ctx)
+	defer cancel()
+	out, rep, err := core.Call[Out](ctx, m, topic, event, in)
+	var id string
+	if rep != nil {
+		id = rep.CorrelationID
+	}
+	if err != nil {
+		return out, id, failure(err, "")
+	}
+	return out, id, nil
+}
+
+// Route runs a Handler route up to its reply: it turns the HTTP request r
+// (with c, the framework's context, for cfg.Data) into an event named event,
+// sends it to topic and awaits the reply. The event's data is what cfg.Data
+// returns, else the request's (EventData). A failure to build the event
+// answers 400 or 413, one of the request as Request says.
+func Route[C any](c C, w http.ResponseWriter, r *http.Request, path []Param, topic, event string, cfg *HandlerConfig[C]) (*core.EventObject, *Failure) {
+	var data any
+	var err error
+	if cfg.Data != nil {
+		data, err = cfg.Data(c)
+	} else {
+		data, err = EventData(w, r, cfg.MaxBody, path)
+	}
+	var ev *core.EventObject
+	if err == nil {
+		ev, err = core.NewEventObject(event, data)
+	}
+	if err != nil {
+		status, body := BadRequest(err)
+		return nil, &Failure{Status: status, Body: body, Err: err}
+	}
+	return Request(r.Context(), topic, ev, cfg.RequestConfig)
+}
+
+// CheckRoute panics, at setup like http.ServeMux, when a Handler route is
+// given an empty topic or event; name is the adapter's.
+func CheckRoute(name, topic, event string) {
+	if topic == "" || event == "" {
+		panic(name + ": Handler: empty topic or event")
+	}
 }
 
 // Param is a path parameter of a route.
@@ -68,26 +139,31 @@ func EventData(w http.ResponseWriter, r *http.Request, maxBytes int64, path []Pa
 	return json.Marshal(params)
 }
 
-// StatusField is the member of a reply's data that sets the HTTP status of
-// the response.
-const StatusField = "http_status"
+// errNoReply is the cause of the failure answering a nil reply.
+var errNoReply = errors.New("kafka-broker: respond: nil reply")
 
 // Response is the HTTP status and body answering a reply: the reply's data,
 // with the status taken from its StatusField member (removed from the body)
 // when that is an integer from 200 to 599, else 200. A 204 or 304 has no body.
-// An error reply is answered as ClassifyRemote says.
-func Response(rep *core.EventObject) (int, []byte) {
+// An error reply is answered as ClassifyRemote says; a nil reply is a 502
+// failure.
+func Response(rep *core.EventObject) (int, []byte, *Failure) {
+	if rep == nil {
+		return 0, nil, &Failure{Status: http.StatusBadGateway,
+			Body: ErrorResponse{Error: CodeBrokerError, Message: "no reply"}, Err: errNoReply}
+	}
 	if re := rep.RemoteError(); re != nil {
-		return remoteResponse(re)
+		status, body := remoteResponse(re)
+		return status, body, nil
 	}
 	status, body := splitStatus(rep.Data)
 	if status == http.StatusNoContent || status == http.StatusNotModified {
-		return status, nil
+		return status, nil, nil
 	}
 	if len(body) == 0 {
 		body = []byte("{}")
 	}
-	return status, body
+	return status, body, nil
 }
 
 func splitStatus(data json.RawMessage) (int, []byte) {
@@ -113,18 +189,10 @@ func splitStatus(data json.RawMessage) (int, []byte) {
 	return status, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
-// Call is core.Call with the Manager carried by ctx, its wait bounded by
-// timeout when positive. The reply is returned with an error reply too.
-func Call[Out any](ctx context.Context, topic, event string, in any, timeout time.Duration) (Out, *core.EventObject, error) {
-	m, ok := core.FromContext(ctx)
-	if !ok {
-		var zero Out
-		return zero, nil, ErrNoManager
+// bound returns ctx bounded by c.Timeout when it is positive.
+func (c RequestConfig) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if c.Timeout > 0 {
+		return context.WithTimeout(ctx, c.Timeout)
 	}
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	return core.Call[Out](ctx, m, topic, event, in)
+	return ctx, func() {}
 }

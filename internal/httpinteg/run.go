@@ -7,65 +7,29 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/startup"
 )
 
-// Defaults of RunConfig.
-const (
-	DefaultGracePeriod  = 20 * time.Second
-	DefaultCloseTimeout = 10 * time.Second
-	DefaultInitTimeout  = 60 * time.Second
-	// DefaultReadHeaderTimeout is set on servers that have none (slowloris).
-	DefaultReadHeaderTimeout = 10 * time.Second
-	// abandonTimeout is how long handlers whose requests were canceled at
-	// the end of the grace period get to answer before connections close.
-	abandonTimeout = 5 * time.Second
-)
+// abandonTimeout is how long handlers whose requests were canceled at the
+// end of the grace period get to answer before connections close.
+const abandonTimeout = 5 * time.Second
 
-// RunConfig configures Run.
-type RunConfig struct {
-	// Name prefixes log lines and errors: "gininteg".
-	Name string
-	// GracePeriod bounds the wait for in-flight HTTP handlers after shutdown
-	// began; past it their requests' contexts are canceled.
-	GracePeriod time.Duration
-	// CloseTimeout bounds Manager.Close.
-	CloseTimeout time.Duration
-	// InitTimeout bounds Manager.InitConsumer.
-	InitTimeout time.Duration
-	// Signals start the shutdown like ctx's end does.
-	Signals []os.Signal
-	// Listener, when set, is served instead of listening on addr.
-	Listener net.Listener
-	// OnReady is called with the listening address once the consumer runs
-	// and the server accepts requests.
-	OnReady func(net.Addr)
-	Logger  *slog.Logger
-}
-
-// DefaultRunConfig returns the defaults for the adapter called name.
-func DefaultRunConfig(name string) RunConfig {
-	return RunConfig{
-		Name:         name,
-		GracePeriod:  DefaultGracePeriod,
-		CloseTimeout: DefaultCloseTimeout,
-		InitTimeout:  DefaultInitTimeout,
-		Signals:      []os.Signal{os.Interrupt, syscall.SIGTERM},
-	}
-}
-
-// Run starts m's consumer, serves srv on addr (or cfg.Listener) until ctx
-// ends, a signal of cfg.Signals arrives or serving fails, then shuts down:
-// it stops accepting connections, waits for in-flight handlers up to the grace
-// period (then cancels their requests' contexts, so awaits end with 503), and
-// only then closes m. Run always closes m before it returns. It returns nil
-// after a requested shutdown that drained in time.
+// Run serves srv on addr (or cfg.Listener) at once and starts m's consumer
+// meanwhile, so that a liveness probe answers from the moment the port is
+// open and readiness once the consumer runs; handlers that send requests
+// answer 503 not_ready until then. It serves until ctx ends, a signal of
+// cfg.Signals arrives, serving fails, or the consumer cannot start within
+// cfg.InitTimeout, then shuts down: it stops accepting connections, waits
+// for in-flight handlers up to the grace period (then cancels their
+// requests' contexts, so awaits end with 503), and only then closes m. Run
+// always closes m before it returns. It returns nil after a requested
+// shutdown that drained in time, and the reason, naming the brokers and what
+// to do, when the consumer did not start.
 func Run(ctx context.Context, srv *http.Server, m *core.Manager, addr string, cfg RunConfig) error {
 	name := cfg.Name
 	if m == nil {
@@ -73,6 +37,9 @@ func Run(ctx context.Context, srv *http.Server, m *core.Manager, addr string, cf
 	}
 	if srv == nil || srv.Handler == nil {
 		return errors.Join(fmt.Errorf("%s: run: nil handler", name), closeManager(m, cfg))
+	}
+	if srv.ReadHeaderTimeout == 0 {
+		srv.ReadHeaderTimeout = DefaultReadHeaderTimeout
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -92,40 +59,19 @@ func Run(ctx context.Context, srv *http.Server, m *core.Manager, addr string, cf
 			return errors.Join(fmt.Errorf("%s: listen: %w", name, err), closeManager(m, cfg))
 		}
 	}
-	// Bound before the consumer starts, so a taken port fails fast; requests
-	// wait in the backlog until the consumer runs.
-	initCtx, cancelInit := context.WithTimeout(stopCtx, cfg.InitTimeout)
-	err := m.InitConsumer(initCtx)
-	cancelInit()
-	if err != nil {
-		ln.Close()
-		closeErr := closeManager(m, cfg)
-		if stopCtx.Err() != nil {
-			return closeErr // stopped while starting: not a failure
-		}
-		return errors.Join(fmt.Errorf("%s: start consumer: %w", name, err), closeErr)
-	}
-
 	t := newTracker(srv.Handler)
 	defer t.abandon()
 	srv.Handler = t
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info(name+": serving HTTP", "addr", ln.Addr().String(), "location", m.Config().Location)
-	if cfg.OnReady != nil {
-		cfg.OnReady(ln.Addr())
-	}
+	log.Info(name+": serving HTTP; starting the consumer", "addr", ln.Addr().String(),
+		"location", m.Config().Location, "brokers", m.Config().BootstrapServers)
 
-	var serveErr error
-	select {
-	case <-stopCtx.Done():
-	case serveErr = <-served:
-		served = nil
-	}
+	serveErr, startErr := serve(stopCtx, m, cfg, ln.Addr(), served, log)
 	stopSignals() // a second signal ends the process the default way
 	log.Info(name+": shutting down: draining HTTP requests", "in_flight", t.inFlight(), "grace", cfg.GracePeriod)
 	drainErr := drain(srv, t, cfg, log)
-	if served != nil {
+	if serveErr == nil {
 		serveErr = <-served
 	}
 	if errors.Is(serveErr, http.ErrServerClosed) {
@@ -137,7 +83,40 @@ func Run(ctx context.Context, srv *http.Server, m *core.Manager, addr string, cf
 	if closeErr == nil {
 		log.Info(name+": stopped", "location", m.Config().Location)
 	}
-	return errors.Join(serveErr, drainErr, closeErr)
+	return errors.Join(startErr, serveErr, drainErr, closeErr)
+}
+
+// serve starts m's consumer while HTTP serves, then waits until stopCtx
+// ends or serving fails. It returns serving's error when it ended, and the
+// start's failure; a start that stopCtx's end interrupted is not one.
+func serve(stopCtx context.Context, m *core.Manager, cfg RunConfig, addr net.Addr, served <-chan error, log *slog.Logger) (serveErr, startErr error) {
+	startCtx, cancelStart := context.WithCancel(stopCtx)
+	defer cancelStart()
+	started := make(chan error, 1)
+	go func() { started <- startup.Consumer(startCtx, m, cfg.InitTimeout, "WithInitTimeout") }()
+	select {
+	case startErr = <-started:
+	case serveErr = <-served:
+		cancelStart()
+		<-started
+		return serveErr, nil
+	}
+	if startErr != nil {
+		if stopCtx.Err() != nil {
+			return nil, nil // stopped while starting
+		}
+		return nil, fmt.Errorf("%s: start consumer: %w", cfg.Name, startErr)
+	}
+	log.Info(cfg.Name+": consumer ready", "addr", addr.String(), "location", m.Config().Location)
+	if cfg.OnReady != nil {
+		cfg.OnReady(addr)
+	}
+	select {
+	case <-stopCtx.Done():
+		return nil, nil
+	case serveErr = <-served:
+		return serveErr, nil
+	}
 }
 
 // drain stops accepting and waits for in-flight handlers until the grace

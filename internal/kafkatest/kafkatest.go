@@ -7,7 +7,9 @@
 package kafkatest
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -176,4 +178,43 @@ func CreateTopicWithConfig(tb testing.TB, topic string, partitions int, config m
 		time.Sleep(50 * time.Millisecond)
 	}
 	tb.Fatalf("topic %s not known within a minute", topic)
+}
+
+// NewManager returns a manager with cfg and the test logger (opts come
+// after it), closed at the end of the test.
+func NewManager(tb testing.TB, cfg core.Config, opts ...core.Option) *core.Manager {
+	tb.Helper()
+	opts = append([]core.Option{core.WithLogger(Logger())}, opts...)
+	m, err := core.NewManager(cfg, opts...)
+	if err != nil {
+		tb.Fatalf("NewManager: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := m.Close(ctx); err != nil && !errors.Is(err, core.ErrClosed) {
+			tb.Errorf("Close: %v", err)
+		}
+	})
+	return m
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writes, for a logger's
+// output.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

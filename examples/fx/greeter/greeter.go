@@ -36,7 +36,7 @@ func NewRouter() *core.EventRouter {
 	return r
 }
 
-func hello(ctx context.Context, in Hello) (Greeting, error) {
+func hello(_ context.Context, in Hello) (Greeting, error) {
 	name := strings.TrimSpace(in.Name)
 	if name == "" {
 		name = "stranger"

@@ -15,10 +15,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"go/build"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 )
@@ -38,7 +38,7 @@ func main() {
 }
 
 func goTool() string {
-	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
+	if p := filepath.Join(build.Default.GOROOT, "bin", "go"); fileExists(p) {
 		return p
 	}
 	return "go"

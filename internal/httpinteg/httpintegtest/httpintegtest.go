@@ -17,6 +17,7 @@ import (
 
 	"github.com/kafka-broker/kafka-broker-go/asyncapi"
 	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/httpinteg"
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
 
@@ -94,6 +95,19 @@ func (a App) Leave(route string, status int, ready bool) {
 	}
 }
 
+// RunOptions are the options of the adapters' Run for p: p's settings,
+// signals off, the test logger.
+func RunOptions(p RunParams) []httpinteg.RunOption {
+	return []httpinteg.RunOption{
+		httpinteg.WithListener(p.Listener),
+		httpinteg.WithGracePeriod(p.GracePeriod),
+		httpinteg.WithInitTimeout(p.InitTimeout),
+		httpinteg.WithOnReady(p.OnReady),
+		httpinteg.WithSignals(),
+		httpinteg.WithLogger(kafkatest.Logger()),
+	}
+}
+
 // RunParams are the lifecycle settings a scenario gives the adapter's Run.
 type RunParams struct {
 	Listener    net.Listener
@@ -119,19 +133,7 @@ func NewManager(t testing.TB, prefix string, opts ...core.Option) *core.Manager 
 
 func newManager(t testing.TB, cfg core.Config, opts ...core.Option) *core.Manager {
 	t.Helper()
-	opts = append([]core.Option{core.WithLogger(kafkatest.Logger())}, opts...)
-	m, err := core.NewManager(cfg, opts...)
-	if err != nil {
-		t.Fatalf("NewManager: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil && !errors.Is(err, core.ErrClosed) {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return m
+	return kafkatest.NewManager(t, cfg, opts...)
 }
 
 // Start runs InitConsumer.
@@ -162,12 +164,12 @@ func StartResponder(t testing.TB, opts ...core.Option) *Responder {
 	test.BindEvent("echo", func(ctx context.Context, ev *core.EventObject) error {
 		return m.Reply(ctx, ev, ev.Data)
 	})
-	test.BindEvent("hold", func(ctx context.Context, ev *core.EventObject) error {
+	test.BindEvent("hold", func(_ context.Context, ev *core.EventObject) error {
 		r.held <- ev
 		return nil
 	})
 	// Names "taken" and "broken" get error replies of the handler's choice.
-	core.HandleEvent(test, "order", func(ctx context.Context, in OrderIn) (OrderOut, error) {
+	core.HandleEvent(test, "order", func(_ context.Context, in OrderIn) (OrderOut, error) {
 		switch in.Name {
 		case "taken":
 			return OrderOut{}, core.ErrorReply(http.StatusConflict, "name %q is taken", in.Name)
@@ -247,7 +249,7 @@ func Serve(t testing.TB, a Adapter, m *core.Manager, app App, p RunParams) (url 
 			select {
 			case result = <-done:
 			case <-time.After(waitTimeout):
-				result = errors.New("Run did not return after its context ended")
+				result = errors.New("the adapter's Run did not return after its context ended")
 			}
 		}
 		return result
@@ -326,4 +328,30 @@ func decodeError(t testing.TB, b []byte) errorBody {
 		t.Fatalf("error body %q: %v", b, err)
 	}
 	return e
+}
+
+// RunScenarios runs every scenario against a, each as a parallel subtest
+// named after it (TestScenarios/TypedCalls, ...).
+func RunScenarios(t *testing.T, a Adapter) {
+	scenarios := []struct {
+		name string
+		run  func(*testing.T, Adapter)
+	}{
+		{"TypedCalls", TypedCalls},
+		{"Docs", Docs},
+		{"ConcurrentRequests", ConcurrentRequests},
+		{"ClientDisconnect", ClientDisconnect},
+		{"ShutdownDrains", ShutdownDrains},
+		{"Readiness", Readiness},
+		{"ErrorResponses", ErrorResponses},
+		{"NotStarted", NotStarted},
+		{"ManagerInContext", ManagerInContext},
+		{"RunInitFailure", RunInitFailure},
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			s.run(t, a)
+		})
+	}
 }

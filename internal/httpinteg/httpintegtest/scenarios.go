@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,7 +173,7 @@ func ShutdownDrains(t *testing.T, a Adapter) {
 		Topic:       resp.Location,
 		HoldTimeout: time.Second,
 		Began:       func(route string) { began <- route },
-		After: func(route string, status int, ready bool) {
+		After: func(_ string, status int, ready bool) {
 			after <- handled{status, ready}
 		},
 	}
@@ -202,22 +203,7 @@ func ShutdownDrains(t *testing.T, a Adapter) {
 			t.Fatalf("only %d requests reached a handler", i)
 		}
 	}
-	toRelease := make(map[string]*core.EventObject)
-	for need := n - timingOut; need > 0; {
-		ev := resp.NextHeld(t)
-		id := HeldID(t, ev)
-		k, err := strconv.Atoi(id)
-		if err != nil {
-			t.Fatalf("held request id %q", id)
-		}
-		if k >= released && k < released+timingOut {
-			continue // a /hold-timeout request, which may time out first
-		}
-		need--
-		if k < released {
-			toRelease[id] = ev
-		}
-	}
+	toRelease := heldToRelease(t, resp, n-timingOut, released, timingOut)
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- stop() }()
@@ -228,20 +214,7 @@ func ShutdownDrains(t *testing.T, a Adapter) {
 	for range n {
 		select {
 		case r := <-results:
-			var want []int
-			switch {
-			case r.i < released:
-				want = []int{http.StatusOK}
-			case r.i < released+timingOut:
-				want = []int{http.StatusGatewayTimeout, http.StatusServiceUnavailable}
-			default:
-				want = []int{http.StatusServiceUnavailable}
-			}
-			if r.err != nil {
-				t.Errorf("request %d: %v", r.i, r.err)
-			} else if !contains(want, r.status) {
-				t.Errorf("request %d: status %d, want one of %v", r.i, r.status, want)
-			}
+			checkDrained(t, r.i, r.status, r.err, released, timingOut)
 		case <-time.After(waitTimeout):
 			t.Fatal("a request hangs during shutdown")
 		}
@@ -269,6 +242,52 @@ func ShutdownDrains(t *testing.T, a Adapter) {
 	}
 	if _, err := client.Get(url + "/livez"); err == nil {
 		t.Error("server still accepts requests after Run returned")
+	}
+}
+
+// heldToRelease returns the /hold requests of ShutdownDrains that the
+// test replies to (ids below released), once the need requests that wait
+// for a reply reached the responder; the /hold-timeout ones (ids from
+// released, timingOut of them) may time out first and are skipped.
+func heldToRelease(t *testing.T, resp *Responder, need, released, timingOut int) map[string]*core.EventObject {
+	t.Helper()
+	toRelease := make(map[string]*core.EventObject)
+	for need > 0 {
+		ev := resp.NextHeld(t)
+		id := HeldID(t, ev)
+		k, err := strconv.Atoi(id)
+		if err != nil {
+			t.Fatalf("held request id %q", id)
+		}
+		if k >= released && k < released+timingOut {
+			continue
+		}
+		need--
+		if k < released {
+			toRelease[id] = ev
+		}
+	}
+	return toRelease
+}
+
+// checkDrained checks the answer to request i of ShutdownDrains: 200 for a
+// released one, 504 (or 503 past the grace period) for one timing out, 503
+// for one canceled at the end of the grace period.
+func checkDrained(t *testing.T, i, status int, err error, released, timingOut int) {
+	t.Helper()
+	var want []int
+	switch {
+	case i < released:
+		want = []int{http.StatusOK}
+	case i < released+timingOut:
+		want = []int{http.StatusGatewayTimeout, http.StatusServiceUnavailable}
+	default:
+		want = []int{http.StatusServiceUnavailable}
+	}
+	if err != nil {
+		t.Errorf("request %d: %v", i, err)
+	} else if !contains(want, status) {
+		t.Errorf("request %d: status %d, want one of %v", i, status, want)
 	}
 }
 
@@ -400,28 +419,65 @@ func ManagerInContext(t *testing.T, a Adapter) {
 	}
 }
 
-// RunInitFailure checks that Run returns InitConsumer's error, never serves,
-// and closes the manager.
+// RunInitFailure runs an app whose broker cannot be reached: while the
+// consumer starts, the server already serves (liveness 200, readiness 503,
+// requests 503 not_ready); then Run gives up after its init timeout with an
+// error that names the broker's address and what to set, never calls
+// OnReady, stops serving and closes the manager.
 func RunInitFailure(t *testing.T, a Adapter) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	dead := kafkatest.ClosedAddr(t)
 	m := newManager(t, core.Config{BootstrapServers: dead, Location: kafkatest.Name(t, "api")})
 	runLn, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := false
-	err = a.Run(context.Background(), m, App{Topic: "unused"}, RunParams{
-		Listener:    runLn,
-		InitTimeout: time.Second,
-		OnReady:     func(net.Addr) { served = true },
-	})
-	if err == nil || served {
-		t.Fatalf("Run = %v (served %v), want an error before serving", err, served)
+	url := "http://" + runLn.Addr().String()
+	const initTimeout = 8 * time.Second // the probes below take up to 2s each
+	var served atomic.Bool
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- a.Run(context.Background(), m, App{Topic: "unused"}, RunParams{
+			Listener:    runLn,
+			InitTimeout: initTimeout,
+			OnReady:     func(net.Addr) { served.Store(true) },
+		})
+	}()
+	c := Client(t)
+	probes := []struct {
+		path   string
+		status int
+		body   string
+	}{
+		{"/livez", http.StatusOK, `{"status":"alive"}`},
+		{"/echo/1", http.StatusServiceUnavailable, ""},
+		{"/readyz", http.StatusServiceUnavailable, `{"status":"not_ready","checks":{"consumer":"not started or closing","broker":"unreachable"}}`},
+	}
+	for _, p := range probes {
+		status, body := Get(t, c, url+p.path)
+		if status != p.status || (p.body != "" && !JSONEqual(body, []byte(p.body))) {
+			t.Errorf("GET %s while the consumer starts: %d %s, want %d %s", p.path, status, body, p.status, p.body)
+		}
+		if p.body == "" && decodeError(t, body).Error != "not_ready" {
+			t.Errorf("GET %s while the consumer starts: %s, want error not_ready", p.path, body)
+		}
+	}
+	select {
+	case err = <-done:
+	case <-time.After(initTimeout + waitTimeout):
+		t.Fatal("Run did not give up on the unreachable broker")
+	}
+	t.Logf("Run returned after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if err == nil || served.Load() {
+		t.Fatalf("Run = %v (OnReady called: %v), want an error and no OnReady", err, served.Load())
+	}
+	for _, want := range []string{"start consumer", dead, "KAFKA_BOOTSTRAP_SERVERS"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Run's error lacks %q: %v", want, err)
+		}
+	}
+	if _, err := c.Get(url + "/livez"); err == nil {
+		t.Error("still serving after Run returned")
 	}
 	ev, _ := core.NewEventObject("x", nil)
 	if _, err := m.Request(context.Background(), "x", ev); !errors.Is(err, core.ErrClosed) {

@@ -102,7 +102,23 @@ func Docs(t *testing.T, a Adapter) {
 	url, _ := Serve(t, a, m, App{Topic: resp.Location, Docs: []asyncapi.Option{info, asyncapi.WithService(svc),
 		asyncapi.WithTryIt(), asyncapi.WithTryTimeout(time.Second)}}, RunParams{GracePeriod: time.Minute})
 	c := Client(t)
+	t.Run("document", func(t *testing.T) { checkDocument(t, c, url) })
+	t.Run("page", func(t *testing.T) { checkDocsPage(t, c, url) })
+	t.Run("try", func(t *testing.T) { checkTry(t, c, url, m, resp) })
 
+	// Without WithTryIt there is no try endpoint.
+	m2 := NewManager(t, "api")
+	url2, _ := Serve(t, a, m2, App{Topic: resp.Location, Docs: []asyncapi.Option{asyncapi.WithService(svc)}}, RunParams{GracePeriod: time.Minute})
+	if status, _ := Do(t, c, http.MethodPost, url2+"/kafka/docs/try", `{"event":"test.order","data":{"name":"a","qty":1}}`); status != 404 && status != 405 {
+		t.Errorf("POST /kafka/docs/try without WithTryIt: %d, want 404 or 405", status)
+	}
+	if status, b := Get(t, c, url2+"/kafka/docs"); status != 200 || !strings.Contains(string(b), `data-try="off"`) {
+		t.Errorf("GET /kafka/docs without WithTryIt: %d %s", status, b)
+	}
+}
+
+// checkDocument checks the document of the responder's router.
+func checkDocument(t *testing.T, c *http.Client, url string) {
 	status, h, b, err := do(context.Background(), c, http.MethodGet, url+"/kafka/asyncapi.json", "")
 	if err != nil || status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
 		t.Fatalf("GET /kafka/asyncapi.json: %d %s %v", status, h.Get("Content-Type"), err)
@@ -129,8 +145,11 @@ func Docs(t *testing.T, a Adapter) {
 	if doc.Components == nil || doc.Components.Schemas["OrderIn"] == nil || doc.Components.Schemas["OrderOut"] == nil {
 		t.Error("document lacks the schemas of OrderIn and OrderOut")
 	}
+}
 
-	status, h, b, _ = do(context.Background(), c, http.MethodGet, url+"/kafka/docs", "")
+// checkDocsPage checks the page and its assets: nothing from elsewhere.
+func checkDocsPage(t *testing.T, c *http.Client, url string) {
+	status, h, b, _ := do(context.Background(), c, http.MethodGet, url+"/kafka/docs", "")
 	page := string(b)
 	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") ||
 		!strings.Contains(page, `src="/kafka/docs/app.js"`) || !strings.Contains(page, `data-document="/kafka/asyncapi.json"`) ||
@@ -146,21 +165,31 @@ func Docs(t *testing.T, a Adapter) {
 			t.Errorf("GET %s: %d %s, %d bytes", path, status, h.Get("Content-Type"), len(b))
 		}
 	}
+}
 
+// tryIt posts body to the "try it" endpoint under url.
+func tryIt(t *testing.T, c *http.Client, url, body, contentType string) (int, asyncapi.TryResponse) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/kafka/docs/try", strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var tr asyncapi.TryResponse
+	if err := json.NewDecoder(res.Body).Decode(&tr); err != nil {
+		t.Fatalf("try %s: %v", body, err)
+	}
+	return res.StatusCode, tr
+}
+
+// checkTry checks "try it" with a valid request, an invalid one, requests
+// the endpoint refuses, and one without a reply.
+func checkTry(t *testing.T, c *http.Client, url string, m *core.Manager, resp *Responder) {
 	try := func(body, contentType string) (int, asyncapi.TryResponse) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, url+"/kafka/docs/try", strings.NewReader(body))
-		req.Header.Set("Content-Type", contentType)
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		var tr asyncapi.TryResponse
-		if err := json.NewDecoder(res.Body).Decode(&tr); err != nil {
-			t.Fatalf("try %s: %v", body, err)
-		}
-		return res.StatusCode, tr
+		return tryIt(t, c, url, body, contentType)
 	}
 	status, tr := try(`{"event":"test.order","data":{"name":"ada","qty":3}}`, "application/json")
 	var out OrderOut
@@ -172,6 +201,15 @@ func Docs(t *testing.T, a Adapter) {
 	if status != 200 || tr.Error == nil || tr.Error.StatusCode != 422 || tr.Error.Error != "invalid" ||
 		!slices.Equal(fieldNames(tr.Error.Fields), []string{"name:required", "qty:min"}) || tr.Reply == nil || tr.Reply.Status != "error" {
 		t.Errorf("try invalid: %d %+v", status, tr)
+	}
+	checkTryRefused(t, c, url, m, resp)
+}
+
+// checkTryRefused checks requests "try it" refuses, and one without a reply.
+func checkTryRefused(t *testing.T, c *http.Client, url string, m *core.Manager, resp *Responder) {
+	try := func(body, contentType string) (int, asyncapi.TryResponse) {
+		t.Helper()
+		return tryIt(t, c, url, body, contentType)
 	}
 	for _, tt := range []struct{ body, ct string }{
 		{`{"event":"test.order","data":{}}`, "text/plain"},         // a cross-site form could send this
@@ -193,15 +231,5 @@ func Docs(t *testing.T, a Adapter) {
 	}
 	if p := m.Stats().Pending; p != 0 {
 		t.Errorf("pending after the tries: %d", p)
-	}
-
-	// Without WithTryIt there is no try endpoint.
-	m2 := NewManager(t, "api")
-	url2, _ := Serve(t, a, m2, App{Topic: resp.Location, Docs: []asyncapi.Option{asyncapi.WithService(svc)}}, RunParams{GracePeriod: time.Minute})
-	if status, _ := Do(t, c, http.MethodPost, url2+"/kafka/docs/try", `{"event":"test.order","data":{"name":"a","qty":1}}`); status != 404 && status != 405 {
-		t.Errorf("POST /kafka/docs/try without WithTryIt: %d, want 404 or 405", status)
-	}
-	if status, b := Get(t, c, url2+"/kafka/docs"); status != 200 || !strings.Contains(string(b), `data-try="off"`) {
-		t.Errorf("GET /kafka/docs without WithTryIt: %d %s", status, b)
 	}
 }
