@@ -104,6 +104,7 @@ func showDeadLetter(dl *core.DeadLetter) string {
 	fmt.Fprintf(&b, "Dead letter %s %d/%d\n", dl.Topic, dl.Partition, dl.Offset)
 	row := func(k, v string) {
 		if v != "" {
+			v = strings.ReplaceAll(strings.TrimRight(v, "\n"), "\n", "\n"+strings.Repeat(" ", 17))
 			fmt.Fprintf(&b, "  %-15s%s\n", k, v)
 		}
 	}
@@ -146,7 +147,7 @@ func showDeadLetter(dl *core.DeadLetter) string {
 		row("event", ev.Event)
 		row("status", ev.Status)
 		row("correlation id", ev.CorrelationID)
-		row("data", indentJSON(ev.Data, "                 "))
+		row("data", indentJSON(ev.Data))
 		for i, a := range ev.AuditLog {
 			label := ""
 			if i == 0 {
@@ -192,9 +193,9 @@ func quoteIfBinary(s string) string {
 	return s
 }
 
-func indentJSON(raw json.RawMessage, prefix string) string {
+func indentJSON(raw json.RawMessage) string {
 	var buf bytes.Buffer
-	if err := json.Indent(&buf, raw, prefix, "  "); err != nil {
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
 		return string(raw)
 	}
 	return buf.String()
