@@ -235,12 +235,20 @@ func (c checks) refusal(d *DeadLetter, force bool) (code, detail string) {
 		return RefusedMaxHops, fmt.Sprintf("its audit log has %d hops; the redrive hop would exceed MaxHops (%d)", len(d.Event.AuditLog), c.maxHops)
 	}
 	if c.maxRedrives > 0 && d.RedriveCount >= c.maxRedrives {
-		return RefusedMaxRedrives, fmt.Sprintf("the record was redriven %d times already (at most %d; raise it with --max-redrives)", d.RedriveCount, c.maxRedrives)
+		return RefusedMaxRedrives, fmt.Sprintf("the record was redriven %s already (at most %d; raise it with --max-redrives)", times(d.RedriveCount), c.maxRedrives)
 	}
 	if r := d.Redriven; r != nil && !force {
-		return RefusedAlreadyRedriven, fmt.Sprintf("redriven to %s at %s (%d times); --force redrives it again", r.To, r.At.UTC().Format(time.RFC3339), r.Times)
+		return RefusedAlreadyRedriven, fmt.Sprintf("redriven to %s at %s (%s); --force redrives it again", r.To, r.At.UTC().Format(time.RFC3339), times(r.Times))
 	}
 	return "", ""
+}
+
+// times words a count of redrives.
+func times(n int) string {
+	if n == 1 {
+		return "once"
+	}
+	return strconv.Itoa(n) + " times"
 }
 
 func isMalformedKind(kind string) bool { return slices.Contains(malformedKinds[:], kind) }

@@ -318,18 +318,24 @@ func TestDLQWorkedExample(t *testing.T) {
 	if err := json.Unmarshal([]byte(p.stdout), &ev); err != nil {
 		t.Fatal(err)
 	}
+	// Data that fails the handler's validation: the worker dead-letters it too.
+	step(cli.ExitOK, "produce", location, "greeter.hello", "--data", `{"name":""}`)
 	var pos string
 	for pos == "" {
 		r := step(cli.ExitOK, "dlq", "list", location, "--format", "json")
-		for _, l := range jsonObjects(t, r.stdout) {
-			pos = fmt.Sprintf("%v/%v", l["partition"], l["offset"])
+		lines := jsonObjects(t, r.stdout)
+		for _, l := range lines {
+			if l["kind"] == core.DeadLetterNoRoute && len(lines) == 2 {
+				pos = fmt.Sprintf("%v/%v", l["partition"], l["offset"])
+			}
 		}
 		if pos == "" {
-			time.Sleep(20 * time.Millisecond) // the worker has not dead-lettered it yet
+			time.Sleep(20 * time.Millisecond) // the worker has not dead-lettered both yet
 		}
 	}
 	r := step(cli.ExitOK, "dlq", "list", location, "--format", "human")
-	if !strings.Contains(r.stdout, "no_route  greeter.wave") || !strings.Contains(r.stdout, ev.CorrelationID) {
+	if !strings.Contains(r.stdout, "no_route  greeter.wave") || !strings.Contains(r.stdout, ev.CorrelationID) ||
+		!strings.Contains(r.stdout, "invalid   greeter.hello") {
 		t.Fatalf("dlq list:\n%s", r.stdout)
 	}
 	r = step(cli.ExitOK, "dlq", "show", location, pos, "--format", "human")
@@ -341,7 +347,7 @@ func TestDLQWorkedExample(t *testing.T) {
 		t.Fatalf("dlq redrive --dry-run:\n%s", r.stdout)
 	}
 	r = step(cli.ExitOK, "dlq", "redrive", location, "--kind", "no_route", "--format", "human")
-	if !strings.Contains(r.stdout, "1 redriven, 0 skipped, 0 refused, 0 failed") {
+	if !strings.Contains(r.stdout, "1 redriven, 1 skipped, 0 refused, 0 failed") {
 		t.Fatalf("dlq redrive:\n%s", r.stdout)
 	}
 	// Still no route: it comes back, counted; the first one is marked redriven.
@@ -352,9 +358,13 @@ func TestDLQWorkedExample(t *testing.T) {
 	if back[0]["redriven"] == nil || back[1]["redrive_count"] != float64(1) {
 		t.Fatalf("after the redrive: %v", back)
 	}
+	r = step(cli.ExitOK, "dlq", "list", location, "--kind", "no_route", "--format", "human")
+	if !strings.Contains(r.stdout, "redriven") || !strings.Contains(r.stdout, "ok (1 redrive before)") {
+		t.Fatalf("dlq list --kind no_route after the redrive:\n%s", r.stdout)
+	}
 	r = step(cli.ExitOK, "dlq", "redrive", location, "--kind", "no_route", "--restart", "--max-redrives", "1", "--format", "human")
 	if !strings.Contains(r.stdout, "already_redriven") || !strings.Contains(r.stdout, "max_redrives") ||
-		!strings.Contains(r.stdout, "0 redriven, 0 skipped, 2 refused") {
+		!strings.Contains(r.stdout, "0 redriven, 1 skipped, 2 refused") {
 		t.Fatalf("dlq redrive --restart --max-redrives 1:\n%s", r.stdout)
 	}
 }

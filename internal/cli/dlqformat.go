@@ -67,6 +67,9 @@ func oneLine(s string, n int) string {
 func redriveState(dl *core.DeadLetter) string {
 	switch dl.Refusal {
 	case "":
+		if dl.RedriveCount > 0 {
+			return fmt.Sprintf("ok (%s before)", plural(dl.RedriveCount, "redrive"))
+		}
 		return "ok"
 	case core.RefusedAlreadyRedriven:
 		if dl.Redriven != nil && dl.Redriven.Times > 1 {
