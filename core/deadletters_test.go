@@ -386,7 +386,10 @@ func TestRedriveInterruptedResumes(t *testing.T) {
 func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
 	// A dead-letter topic that takes records of 3000 bytes at most makes the
 	// service cut the large dead letters.
-	f := startFlaky(t, flakyConfig(t, 1, map[string]string{"max.message.bytes": "3000"}))
+	cfg := flakyConfig(t, 1, map[string]string{"max.message.bytes": "3000"})
+	const maxHops = 4
+	cfg.MaxHops = maxHops // the service's, which OpenDeadLetters takes
+	f := startFlaky(t, cfg)
 	f.broken.Store(true)
 	big := f.produce(t, "order.created", map[string]any{"fail": true, "pad": strings.Repeat("x", 5000)})
 	hdrEv, _ := core.NewEventObject("order.created", map[string]any{"fail": true})
@@ -394,7 +397,16 @@ func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
 	rawProduce(t, f.cfg.Location, []byte(hdrEv.CorrelationID), hdrValue, kafka.Header{Key: "x-big", Value: []byte(strings.Repeat("h", 4000))})
 	rawProduce(t, f.cfg.Location, []byte("junk"), []byte("{not json"))
 	noRoute := f.produce(t, "nobody.home", nil)
-	f.waitDeadLettered(t, 4)
+	reply := []byte(`{"correlation_id": "reply", "status": "completed", "event": "order.created", "data": {}}`)
+	rawProduce(t, f.cfg.Location, []byte("reply"), reply) // nothing awaits it: unsolicited_reply
+	far, _ := core.NewEventObject("order.created", map[string]any{"fail": true})
+	far.CorrelationID = "far"
+	for i := 0; i < maxHops; i++ {
+		far.AuditLog = append(far.AuditLog, core.AuditEntry{Location: fmt.Sprint("hop-", i), Event: far.Event, TimeSent: 1})
+	}
+	farValue, _ := far.MarshalJSON()
+	rawProduce(t, f.cfg.Location, []byte("far"), farValue) // MaxHops hops: handled, but no room for a redrive hop
+	f.waitDeadLettered(t, 6)
 	f.broken.Store(false)
 	d := openDeadLetters(t, f.cfg)
 
@@ -416,7 +428,8 @@ func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]string{big: core.RefusedCut, hdrEv.CorrelationID: core.RefusedHeadersCut, "junk": core.RefusedUndecodable, noRoute: ""}
+	want := map[string]string{big: core.RefusedCut, hdrEv.CorrelationID: core.RefusedHeadersCut, "junk": core.RefusedUndecodable, noRoute: "",
+		"reply": core.RefusedUnsolicitedReply, "far": core.RefusedMaxHops}
 	if fmt.Sprint(refusals) != fmt.Sprint(want) {
 		t.Fatalf("listed refusals %v, want %v", refusals, want)
 	}
@@ -429,8 +442,9 @@ func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
 		}
 	}
 	res := redrive(t, d, opts)
-	wantCounts(t, "redrive", res, 4, 0, 1, 3, 0)
-	if fmt.Sprint(res.Refusals) != fmt.Sprint(map[string]int{core.RefusedCut: 1, core.RefusedHeadersCut: 1, core.RefusedUndecodable: 1}) {
+	wantCounts(t, "redrive", res, 6, 0, 1, 5, 0)
+	if fmt.Sprint(res.Refusals) != fmt.Sprint(map[string]int{core.RefusedCut: 1, core.RefusedHeadersCut: 1, core.RefusedUndecodable: 1,
+		core.RefusedUnsolicitedReply: 1, core.RefusedMaxHops: 1}) {
 		t.Fatalf("refusals %v", res.Refusals)
 	}
 	for _, d := range details {
@@ -439,7 +453,7 @@ func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
 		}
 	}
 	// The no-route event comes back (there is still no route), counted once.
-	f.waitDeadLettered(t, 5)
+	f.waitDeadLettered(t, 7)
 	opts.OnEntry = nil
 	res = redrive(t, d, opts)
 	wantCounts(t, "the returned dead letter", res, 1, 0, 0, 1, 0)
@@ -447,11 +461,11 @@ func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
 		t.Fatalf("refusals %v, want max_redrives", res.Refusals)
 	}
 
-	// Force overrides what it can: not a cut value, nor MaxRedrives.
+	// Force overrides what it can: not a cut value, MaxHops nor MaxRedrives.
 	opts.Force, opts.Restart = true, true
 	res = redrive(t, d, opts)
-	wantCounts(t, "forced", res, 5, 0, 3, 2, 0)
-	if fmt.Sprint(res.Refusals) != fmt.Sprint(map[string]int{core.RefusedCut: 1, core.RefusedMaxRedrives: 1}) {
+	wantCounts(t, "forced", res, 7, 0, 4, 3, 0)
+	if fmt.Sprint(res.Refusals) != fmt.Sprint(map[string]int{core.RefusedCut: 1, core.RefusedMaxHops: 1, core.RefusedMaxRedrives: 1}) {
 		t.Fatalf("forced: refusals %v", res.Refusals)
 	}
 	f.sync(t)
@@ -459,7 +473,7 @@ func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
 		t.Errorf("the event whose headers were cut was handled %d times after a forced redrive, want 1", c)
 	}
 	// The undecodable value went as it was, and came back counted.
-	f.waitDeadLettered(t, 7) // the junk and the no-route event again
+	f.waitDeadLettered(t, 10) // the junk, the no-route event and the reply again
 	var junk []*core.DeadLetter
 	junk = list(t, d, core.DeadLetterFilter{CorrelationID: "junk"})
 	if len(junk) != 2 || junk[1].RedriveCount != 1 || junk[1].RawValue != "{not json" || junk[1].RedriveSource != fmt.Sprintf("%s/%d@%d", d.Topic(), junk[0].Partition, junk[0].Offset) {
@@ -539,6 +553,84 @@ func TestRedriveTargets(t *testing.T) {
 	if got := kafkatest.ReadTopic(t, other, 2, 30*time.Second); len(got) != 2 {
 		t.Fatalf("%d records on %s", len(got), other)
 	}
+}
+
+// A redrive that starts fences one still running on the same dead-letter
+// topic: the later one sees the earlier one's committed batches in the
+// ledger, and the earlier one stops at its next transaction. Every event is
+// handled once.
+func TestRedriveFencesAnEarlierRun(t *testing.T) {
+	f := startFlaky(t, flakyConfig(t, 1, nil))
+	f.broken.Store(true)
+	var ids []string
+	for i := 0; i < 6; i++ {
+		ids = append(ids, f.produce(t, "order.created", map[string]any{"fail": true}))
+	}
+	f.waitDeadLettered(t, uint64(len(ids)))
+	f.broken.Store(false)
+	first := openDeadLetters(t, f.cfg)
+	second := openDeadLetters(t, f.cfg) // as another process would
+
+	var later *core.RedriveResult
+	res, err := first.Redrive(kafkatest.Context(t, 120*time.Second), core.RedriveOptions{
+		Filter:    core.DeadLetterFilter{Kinds: []string{core.DeadLetterHandler}},
+		BatchSize: 2,
+		OnEntry: func(o core.RedriveOutcome) {
+			if o.Status == core.RedriveRedriven && later == nil {
+				later = redrive(t, second, core.RedriveOptions{Filter: core.DeadLetterFilter{Events: []string{"order.#"}}})
+			}
+		},
+	})
+	if err == nil || res.Redriven != 2 {
+		t.Fatalf("the fenced run: %v, redriven %d; want an error after its first batch", err, res.Redriven)
+	}
+	t.Logf("the fenced run stopped with: %v", err)
+	wantCounts(t, "the later run", later, len(ids), 0, len(ids)-2, 2, 0)
+	f.sync(t)
+	for i, id := range ids {
+		if c := f.handledCount(id); c != 1 {
+			t.Errorf("event %d handled %d times, want 1", i, c)
+		}
+	}
+}
+
+// The ledger names dead letters by partition and offset of one incarnation
+// of the topic: after the topic is deleted and created again, a new dead
+// letter at the same position is not taken for the old one.
+func TestRedriveLedgerKeepsToItsTopic(t *testing.T) {
+	cfg := kafkatest.Config(t, "svc")
+	cfg.DeadLetterTopic = cfg.Location + ".dlq"
+	kafkatest.CreateTopic(t, cfg.Location, 1)
+	kafkatest.CreateTopic(t, cfg.DeadLetterTopic, 1)
+	deadLetter := func(id string) {
+		ev, _ := core.NewEventObject("order.created", nil)
+		ev.CorrelationID = id
+		b, _ := ev.MarshalJSON()
+		rawProduce(t, cfg.DeadLetterTopic, []byte(id), b,
+			kafka.Header{Key: core.HeaderDLTErrorKind, Value: []byte(core.DeadLetterHandler)},
+			kafka.Header{Key: core.HeaderDLTOriginalTopic, Value: []byte(cfg.Location)})
+	}
+	deadLetter("first")
+	d := openDeadLetters(t, cfg)
+	wantCounts(t, "the first topic", redrive(t, d, core.RedriveOptions{}), 1, 0, 1, 0, 0)
+
+	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := kafkatest.Context(t, 60*time.Second)
+	if res, err := a.DeleteTopics(ctx, []string{cfg.DeadLetterTopic}); err != nil || res[0].Error.Code() != kafka.ErrNoError {
+		t.Fatalf("delete %s: %v %v", cfg.DeadLetterTopic, err, res)
+	}
+	waitFor(t, func() bool {
+		res, err := a.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: cfg.DeadLetterTopic, NumPartitions: 1, ReplicationFactor: -1}})
+		return err == nil && res[0].Error.Code() == kafka.ErrNoError
+	})
+	kafkatest.CreateTopic(t, cfg.DeadLetterTopic, 1) // waits until it is known
+	deadLetter("second")
+	res := redrive(t, d, core.RedriveOptions{Restart: true})
+	wantCounts(t, "the topic created again", res, 1, 0, 1, 0, 0)
 }
 
 func TestDeadLettersGet(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
@@ -210,5 +211,29 @@ func TestParsePosition(t *testing.T) {
 		if _, _, err := parsePosition(bad); err == nil {
 			t.Errorf("parsePosition(%q) accepted", bad)
 		}
+	}
+}
+
+// Lines printed while the spinner runs go above it: the spinner's line is
+// cleared first and drawn again at the next tick.
+func TestProgressPrintln(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		p := newProgress(&buf, "redriving orders.dlq")
+		synctest.Wait()
+		p.Println(&buf, "redriven 0/1")
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		p.Stop()
+		want := "⠋ redriving orders.dlq (0.0s)" + clearLine + "redriven 0/1\n" + clearLine + "⠙ redriving orders.dlq (0.1s)" + clearLine
+		if !strings.HasSuffix(buf.String(), want) {
+			t.Errorf("output %q, want it to end with %q", buf.String(), want)
+		}
+	})
+	var b bytes.Buffer
+	var nilProgress *progress
+	nilProgress.Println(&b, "a line")
+	if b.String() != "a line\n" {
+		t.Errorf("without a terminal: %q", b.String())
 	}
 }

@@ -271,6 +271,13 @@ func TestDLQRedriveCommand(t *testing.T) {
 			t.Errorf("event %d handled %d times after the refused redrives, want 1", i, c)
 		}
 	}
+	// A topic that does not exist: the sends fail, exit 1.
+	missing := kafkatest.Name(t, "missing")
+	r = run(t, nil, "dlq", "redrive", s.location, "--kind", "handler", "--to", missing, "--allow-to", missing, "--force", "--format", "json")
+	counts, _ = outcomes(t, r.stdout)
+	if r.code != cli.ExitError || counts["failed"] != n || !strings.Contains(r.stderr, "4 dead letters could not be sent") {
+		t.Fatalf("dlq redrive --to a missing topic: exit %d, %v\n%s", r.code, counts, r.stderr)
+	}
 }
 
 // rawProduce writes a record with a plain producer.
@@ -400,6 +407,12 @@ func TestDLQUsageErrors(t *testing.T) {
 	r := run(t, vars, "dlq", "list", "orders")
 	if r.code != cli.ExitError || !strings.Contains(r.stderr, "cannot reach Kafka") {
 		t.Fatalf("unreachable broker: exit %d\n%s", r.code, r.stderr)
+	}
+	// KAFKA_REDRIVE_ALLOW_LIST allows --to: the command gets as far as the broker.
+	vars["KAFKA_REDRIVE_ALLOW_LIST"] = "audit, other*"
+	r = run(t, vars, "dlq", "redrive", "orders", "--to", "other-orders")
+	if r.code != cli.ExitError || !strings.Contains(r.stderr, "cannot reach Kafka") {
+		t.Fatalf("--to allowed by KAFKA_REDRIVE_ALLOW_LIST: exit %d\n%s", r.code, r.stderr)
 	}
 	r = run(t, nil, "dlq", "list", kafkatest.Name(t, "nobody"))
 	if r.code != cli.ExitError || !strings.Contains(r.stderr, "does not exist") {
