@@ -882,7 +882,7 @@ func (r *redriveRun) refuse(dl *DeadLetter, code, detail, to string) {
 	if !r.o.DryRun {
 		r.record(dl.Kind, RedriveRefused)
 	}
-	r.d.log.Info("kafka-broker: redrive refused", "topic", r.d.topic, "partition", dl.Partition, "offset", dl.Offset,
+	r.d.log.Debug("kafka-broker: redrive refused", "topic", r.d.topic, "partition", dl.Partition, "offset", dl.Offset,
 		"kind", dl.Kind, "reason", code, "detail", detail)
 	r.emit(RedriveOutcome{DeadLetter: dl, Status: RedriveRefused, Reason: code, Detail: detail, To: to})
 }

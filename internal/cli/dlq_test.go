@@ -535,6 +535,8 @@ func TestDLQRedriveProcessKilled(t *testing.T) {
 		default:
 			if printed.Load() > 0 && open(t, a, s.location) {
 				_ = cmd.Process.Signal(syscall.SIGSTOP)
+				// A commit the process sent before it stopped may still land.
+				time.Sleep(200 * time.Millisecond)
 				if midTxn = open(t, a, s.location); !midTxn {
 					_ = cmd.Process.Signal(syscall.SIGCONT)
 				}
