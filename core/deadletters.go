@@ -280,7 +280,7 @@ func (f DeadLetterFilter) compile() (*compiledFilter, error) {
 
 func (c *compiledFilter) match(d *DeadLetter) bool {
 	f := c.f
-	if len(f.Kinds) > 0 && !contains(f.Kinds, d.Kind) {
+	if len(f.Kinds) > 0 && !slices.Contains(f.Kinds, d.Kind) {
 		return false
 	}
 	if c.errLow != "" && !strings.Contains(strings.ToLower(d.Error), c.errLow) {
@@ -311,15 +311,6 @@ func (c *compiledFilter) match(d *DeadLetter) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func hasHeader(hs []kafka.Header, key, value string) bool {
@@ -552,16 +543,16 @@ func (d *DeadLetters) Partitions(ctx context.Context) (int, error) {
 	return len(l.partitions), err
 }
 
-// span is a range of offsets of one partition to read: [start, end).
-type span struct {
+// offsetRange is a range of offsets of one partition to read: [start, end).
+type offsetRange struct {
 	partition  int32
 	start, end int64
 }
 
-// spans returns the range of each partition of topic from its first offset
+// ranges returns the range of each partition of topic from its first offset
 // (or from[p] when given and later) to its end now.
-func spans(ctx context.Context, c *kafka.Consumer, topic string, partitions []int32, from map[int32]int64) ([]span, error) {
-	out := make([]span, 0, len(partitions))
+func ranges(ctx context.Context, c *kafka.Consumer, topic string, partitions []int32, from map[int32]int64) ([]offsetRange, error) {
+	out := make([]offsetRange, 0, len(partitions))
 	for _, p := range partitions {
 		low, high, err := c.QueryWatermarkOffsets(topic, p, timeoutMs(ctx, 30*time.Second))
 		if err != nil {
@@ -574,17 +565,17 @@ func spans(ctx context.Context, c *kafka.Consumer, topic string, partitions []in
 		if f, ok := from[p]; ok && f > start {
 			start = min(f, high)
 		}
-		out = append(out, span{partition: p, start: start, end: high})
+		out = append(out, offsetRange{partition: p, start: start, end: high})
 	}
 	return out, nil
 }
 
-// scan reads the spans of topic with c, calling fn with each record in
-// offset order within its partition, until every span is read or ctx ends.
-// A partition is done at its span's last offset, or at its end of data (a
+// scan reads the ranges of topic with c, calling fn with each record in
+// offset order within its partition, until every range is read or ctx ends.
+// A partition is done at its range's last offset, or at its end of data (a
 // read_committed consumer stops before an open transaction). idle runs when
 // a poll returned nothing.
-func scan(ctx context.Context, c *kafka.Consumer, topic string, ss []span, fn func(*kafka.Message) error, idle func() error) error {
+func scan(ctx context.Context, c *kafka.Consumer, topic string, ss []offsetRange, fn func(*kafka.Message) error, idle func() error) error {
 	pending := map[int32]int64{} // partition -> end
 	var tps []kafka.TopicPartition
 	for _, s := range ss {
@@ -667,7 +658,7 @@ func (d *DeadLetters) List(ctx context.Context, f DeadLetterFilter, fn func(*Dea
 	defer c.Close()
 	check := defaultChecks(d.cfg)
 	for _, p := range l.partitions {
-		ss, err := spans(ctx, c, d.topic, []int32{p}, nil)
+		ss, err := ranges(ctx, c, d.topic, []int32{p}, nil)
 		if err != nil {
 			return err
 		}
@@ -698,7 +689,7 @@ func (d *DeadLetters) Get(ctx context.Context, partition int32, offset int64) (*
 	if err != nil {
 		return nil, err
 	}
-	if !containsPartition(l.partitions, partition) {
+	if !slices.Contains(l.partitions, partition) {
 		return nil, fmt.Errorf("%w: %s has no partition %d (it has %d)", ErrDeadLetterNotFound, d.topic, partition, len(l.partitions))
 	}
 	c, err := d.newReader("")
@@ -706,7 +697,7 @@ func (d *DeadLetters) Get(ctx context.Context, partition int32, offset int64) (*
 		return nil, err
 	}
 	defer c.Close()
-	ss, err := spans(ctx, c, d.topic, []int32{partition}, nil)
+	ss, err := ranges(ctx, c, d.topic, []int32{partition}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -717,7 +708,7 @@ func (d *DeadLetters) Get(ctx context.Context, partition int32, offset int64) (*
 	s.start = offset
 	var found *DeadLetter
 	errFound := errors.New("found")
-	err = scan(ctx, c, d.topic, []span{s}, func(msg *kafka.Message) error {
+	err = scan(ctx, c, d.topic, []offsetRange{s}, func(msg *kafka.Message) error {
 		if int64(msg.TopicPartition.Offset) == offset {
 			found = decodeDeadLetter(msg)
 		}
@@ -736,15 +727,6 @@ func (d *DeadLetters) Get(ctx context.Context, partition int32, offset int64) (*
 	found.Redriven = ledger[ledgerKey(partition, offset)]
 	found.Refusal, found.RefusalDetail = defaultChecks(d.cfg).refusal(found, false)
 	return found, nil
-}
-
-func containsPartition(ps []int32, p int32) bool {
-	for _, x := range ps {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 // RedriveRecord is what the ledger knows of a redriven dead letter.
@@ -790,7 +772,7 @@ func (d *DeadLetters) readLedger(ctx context.Context, topicID string) (map[strin
 		return nil, err
 	}
 	defer c.Close()
-	ss, err := spans(ctx, c, d.ledger, l.partitions, nil)
+	ss, err := ranges(ctx, c, d.ledger, l.partitions, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -478,7 +478,7 @@ func (r *redriveRun) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	ss, err := spans(ctx, r.cons, d.topic, r.layout.partitions, from)
+	ss, err := ranges(ctx, r.cons, d.topic, r.layout.partitions, from)
 	if err != nil {
 		return err
 	}
