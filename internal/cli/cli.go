@@ -15,7 +15,7 @@ const (
 	ExitError       = 1   // the broker could not be reached, a send failed, ...
 	ExitUsage       = 2   // bad flags, arguments or --data
 	ExitTimeout     = 3   // request: no reply within --timeout
-	ExitInterrupted = 130 // stopped by Ctrl-C before finishing (request, produce)
+	ExitInterrupted = 130 // stopped by Ctrl-C before finishing (request, produce, dlq)
 )
 
 // Env is what a command sees of its process.
@@ -54,6 +54,7 @@ var commands = []command{
 	{"produce", "send an event", runProduce},
 	{"tail", "print the events of topics as they arrive", runTail},
 	{"docs", "print the events a service handles, from its AsyncAPI document", runDocs},
+	{"dlq", "list, show and redrive a service's dead letters", runDLQ},
 	{"version", "print the version", runVersion},
 }
 

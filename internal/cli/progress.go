@@ -45,17 +45,32 @@ func (p *progress) run() {
 	defer t.Stop()
 	for i := 0; ; i++ {
 		p.mu.Lock()
-		msg := p.msg
-		p.mu.Unlock()
-		fmt.Fprintf(p.w, "%s%s %s (%.1fs)", clearLine, spinnerFrames[i%len(spinnerFrames)], msg,
+		fmt.Fprintf(p.w, "%s%s %s (%.1fs)", clearLine, spinnerFrames[i%len(spinnerFrames)], p.msg,
 			time.Since(p.start).Seconds())
+		p.mu.Unlock()
 		select {
 		case <-t.C:
 		case <-p.stop:
+			p.mu.Lock()
 			fmt.Fprint(p.w, clearLine)
+			p.mu.Unlock()
 			return
 		}
 	}
+}
+
+// Println prints line on w (the terminal the spinner is on, or another
+// stream to it) above the spinner, which is drawn again at its next tick.
+// A nil *progress prints the line alone.
+func (p *progress) Println(w io.Writer, line string) {
+	if p == nil {
+		fmt.Fprintln(w, line)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprint(p.w, clearLine)
+	fmt.Fprintln(w, line)
 }
 
 // Set changes the message.
