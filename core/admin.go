@@ -39,6 +39,9 @@ func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
 	if len(specs) == 0 {
 		return nil
 	}
+	if err := m.checkReplicationFactor(md, specs); err != nil {
+		return err
+	}
 	for {
 		res, err := m.admin.CreateTopics(ctx, specs, kafka.SetAdminOperationTimeout(time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond))
 		if err != nil {
@@ -60,7 +63,7 @@ func (m *Manager) ensureTopics(ctx context.Context, topics ...string) error {
 				retry = append(retry, specs[i])
 				last = r.Error
 			default:
-				return fmt.Errorf("kafka-broker: create topic %s: %w", r.Topic, r.Error)
+				return m.createTopicError(r.Topic, r.Error)
 			}
 		}
 		if len(retry) == 0 {
@@ -91,13 +94,22 @@ func timeoutMs(ctx context.Context, def time.Duration) int {
 	return int(d / time.Millisecond)
 }
 
+// metadataCallTimeout bounds one metadata request of metadata's retry loop.
+const metadataCallTimeout = 2 * time.Second
+
 // metadata reads the cluster's metadata, retrying while the brokers cannot be
 // reached, until ctx ends.
 func (m *Manager) metadata(ctx context.Context) (*kafka.Metadata, error) {
 	for {
-		md, err := m.admin.GetMetadata(nil, true, timeoutMs(ctx, 10*time.Second))
+		// Short calls: an authentication or TLS failure, which the clients
+		// report as an event while the call only times out, ends the start
+		// within about metadataCallTimeout.
+		md, err := m.admin.GetMetadata(nil, true, timeoutMs(ctx, metadataCallTimeout))
 		if err == nil {
 			return md, nil
+		}
+		if serr := m.takeStartError(); serr != nil {
+			return nil, serr
 		}
 		var kerr kafka.Error
 		retriable := errors.As(err, &kerr) && (kerr.Code() == kafka.ErrTransport ||

@@ -327,6 +327,7 @@ func (g *groupConsumer) unpause(w *partitionWorker) {
 }
 
 func (g *groupConsumer) logError(e kafka.Error) {
+	g.m.noteJoinError(e) // not authorized, wrong credentials: ends a start at once
 	switch {
 	case e.IsFatal():
 		g.m.log.Error("kafka-broker: fatal consumer error", "error", e)

@@ -70,18 +70,24 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	if err := gc.start(); err != nil {
 		return err
 	}
-	select {
-	case <-gc.assigned:
-		return nil
-	case <-m.closing:
-		return ErrClosed
-	case <-ctx.Done():
+	for {
 		select {
-		case <-gc.assigned: // both were ready: the start succeeded
+		case <-gc.assigned:
 			return nil
-		default:
+		case <-m.closing:
+			return ErrClosed
+		case <-m.startFail.noted: // not authorized, wrong credentials (startfail.go)
+			if err := m.takeStartError(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			select {
+			case <-gc.assigned: // both were ready: the start succeeded
+				return nil
+			default:
+			}
+			return m.ctxError(fmt.Sprintf("join group %s on %s", m.cfg.GroupID, m.cfg.Location), ctx.Err())
 		}
-		return m.ctxError(fmt.Sprintf("join group %s on %s", m.cfg.GroupID, m.cfg.Location), ctx.Err())
 	}
 }
 

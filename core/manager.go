@@ -60,6 +60,8 @@ type Manager struct {
 	pending *pendingRequests
 	sent    *sentIDs
 
+	startFail startFailure // an error that ends InitConsumer at once (startfail.go)
+
 	state    atomic.Int32
 	initMu   sync.Mutex
 	closing  chan struct{} // closed when Close begins
@@ -103,6 +105,7 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		closing:    make(chan struct{}),
 		logs:       make(chan kafka.LogEvent, 256),
 		logsDone:   make(chan struct{}),
+		startFail:  newStartFailure(),
 	}
 	go m.forwardLogs()
 	m.storage = newConsumerStorage(cfg.StorageMaxEvents, cfg.StorageMaxAge, m.log, func(ev *EventObject) {
@@ -192,6 +195,7 @@ func (m *Manager) deliveryReports() {
 	defer close(m.prodDone)
 	for e := range m.producer.Events() {
 		if ev, ok := e.(kafka.Error); ok {
+			m.noteClientError(ev) // wrong credentials, TLS: ends a start at once
 			switch {
 			case ev.IsFatal():
 				m.log.Error("kafka-broker: fatal producer error", "error", ev)
@@ -289,7 +293,7 @@ func (m *Manager) produce(ctx context.Context, msg *kafka.Message) (err error) {
 	select {
 	case e := <-done:
 		if err := deliveryError(e); err != nil {
-			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+			return produceError(topic, err)
 		}
 		m.stats.produced.Add(1)
 		return nil
@@ -300,7 +304,7 @@ func (m *Manager) produce(ctx context.Context, msg *kafka.Message) (err error) {
 		select {
 		case e := <-done:
 			if err := deliveryError(e); err != nil {
-				return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+				return produceError(topic, err)
 			}
 			return nil
 		default:

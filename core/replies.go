@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,6 +41,9 @@ func (m *Manager) newReplyConsumer() (*replyConsumer, error) {
 // watermarks, so every reply produced after it returns is read. A topic just
 // created may take a moment to have leaders: that is retried until ctx ends.
 func (r *replyConsumer) position(ctx context.Context) error {
+	if err := r.m.checkReadable(ctx, r.m.replyTopics()); err != nil {
+		return err
+	}
 	var all []kafka.TopicPartition
 	for _, topic := range r.m.replyTopics() {
 		for {
@@ -47,6 +51,13 @@ func (r *replyConsumer) position(ctx context.Context) error {
 			if err == nil {
 				all = append(all, tps...)
 				break
+			}
+			if serr := r.m.takeStartError(); serr != nil {
+				return serr
+			}
+			if kerr := (kafka.Error{}); errors.As(err, &kerr) && notAuthorized(kerr.Code()) {
+				return fmt.Errorf("kafka-broker: not authorized to read reply topic %s (brokers %s): %w; the principal needs READ on topic %s",
+					topic, r.m.cfg.BootstrapServers, err, topic)
 			}
 			select {
 			case <-ctx.Done():
@@ -74,7 +85,7 @@ func (r *replyConsumer) watermarks(ctx context.Context, topic string) ([]kafka.T
 	}
 	tm, ok := md.Topics[topic]
 	if !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
-		return nil, fmt.Errorf("topic %s not ready: %v", topic, tm.Error)
+		return nil, fmt.Errorf("topic %s not ready: %w", topic, tm.Error)
 	}
 	tps := make([]kafka.TopicPartition, 0, len(tm.Partitions))
 	for _, p := range tm.Partitions {
@@ -104,7 +115,11 @@ func (r *replyConsumer) poll() {
 				r.m.handleReply(e)
 			}
 		case kafka.Error:
-			if e.Code() != kafka.ErrAllBrokersDown && e.Code() != kafka.ErrTransport {
+			r.m.noteClientError(e)
+			// The random group.id confluent-kafka-go requires is never
+			// joined, but librdkafka looks up its coordinator: without an
+			// ACL for it that fails, and harms nothing.
+			if c := e.Code(); c != kafka.ErrAllBrokersDown && c != kafka.ErrTransport && c != kafka.ErrGroupAuthorizationFailed {
 				r.m.log.Warn("kafka-broker: reply consumer error", "error", e)
 			}
 		}

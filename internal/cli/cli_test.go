@@ -263,7 +263,7 @@ func TestTailReportsNonEvents(t *testing.T) {
 	if r := run(t, nil, "produce", topic, "first.event"); r.code != 0 {
 		t.Fatalf("produce: %d %s", r.code, r.stderr)
 	}
-	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t), "log_level": 0})
+	p, err := kafka.NewProducer(kafkatest.ClientConfig(t, kafka.ConfigMap{"log_level": 0}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestRequest(t *testing.T) {
 // assertNoTopics fails when any of topics exists.
 func assertNoTopics(t *testing.T, topics ...string) {
 	t.Helper()
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	a, err := kafka.NewAdminClient(kafkatest.ClientConfig(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

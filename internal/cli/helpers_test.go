@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -61,7 +62,8 @@ type result struct {
 }
 
 // cmd runs the CLI with an environment of its own: vars, plus the test
-// broker as KAFKA_BOOTSTRAP_SERVERS unless vars sets it.
+// broker as KAFKA_BOOTSTRAP_SERVERS and its client properties as
+// KAFKA_PROP_<NAME> (the secured tier's credentials) unless vars sets them.
 type cmd struct {
 	vars   map[string]string
 	stdin  string
@@ -72,6 +74,9 @@ type cmd struct {
 func newCmd(t *testing.T, vars map[string]string) *cmd {
 	t.Helper()
 	v := map[string]string{"KAFKA_BOOTSTRAP_SERVERS": kafkatest.Bootstrap(t)}
+	for k, x := range kafkatest.ClientProps() {
+		v["KAFKA_PROP_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = fmt.Sprint(x)
+	}
 	for k, x := range vars {
 		v[k] = x
 	}
@@ -114,6 +119,7 @@ func startResponder(t *testing.T, r *core.EventRouter) *core.Manager {
 	m, err := core.NewManager(core.Config{
 		BootstrapServers: kafkatest.Bootstrap(t),
 		Location:         kafkatest.Name(t, "svc"),
+		Kafka:            kafkatest.ClientProps(),
 	}, core.WithLogger(kafkatest.Logger()))
 	if err != nil {
 		t.Fatal(err)
