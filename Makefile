@@ -4,7 +4,7 @@ GOFLAGS   ?=
 PKGS      ?= ./...
 FUZZTIME  ?= 20s
 
-.PHONY: test test-kafka test-interop bench fuzz lint vet fmt tidy-check ci
+.PHONY: test test-kafka test-kafka-secure test-kafka-cluster test-interop bench fuzz lint vet fmt tidy-check ci
 
 ## test: unit and integration tests on the embedded broker, with -race
 test:
@@ -14,6 +14,16 @@ test:
 ## unless KAFKA_BOOTSTRAP_SERVERS is set)
 test-kafka:
 	scripts/test-kafka
+
+## test-kafka-secure: the suite on a SASL_SSL broker (SCRAM-SHA-512 over TLS, ACLs), services as
+## SCRAM users with only the README's ACLs; wrong password, missing ACL, unknown CA
+test-kafka-secure:
+	scripts/test-kafka-secure
+
+## test-kafka-cluster: a 3-node KRaft cluster under load: partition leader SIGKILLed, rolling
+## restart; prints the failover figures
+test-kafka-cluster:
+	scripts/test-kafka-cluster
 
 ## test-interop: Go and the Python kafka-broker package exchanging events
 test-interop:
@@ -40,4 +50,4 @@ vet:
 tidy-check:
 	$(GO) mod tidy -diff
 
-ci: lint test fuzz test-kafka test-interop
+ci: lint test fuzz test-kafka test-kafka-secure test-kafka-cluster test-interop

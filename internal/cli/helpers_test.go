@@ -62,8 +62,9 @@ type result struct {
 }
 
 // cmd runs the CLI with an environment of its own: vars, plus the test
-// broker as KAFKA_BOOTSTRAP_SERVERS and its client properties as
-// KAFKA_PROP_<NAME> (the secured tier's credentials) unless vars sets them.
+// broker as KAFKA_BOOTSTRAP_SERVERS with its client properties as
+// KAFKA_PROP_<NAME> (the secured tier's credentials) unless vars names
+// another broker.
 type cmd struct {
 	vars   map[string]string
 	stdin  string
@@ -74,8 +75,10 @@ type cmd struct {
 func newCmd(t *testing.T, vars map[string]string) *cmd {
 	t.Helper()
 	v := map[string]string{"KAFKA_BOOTSTRAP_SERVERS": kafkatest.Bootstrap(t)}
-	for k, x := range kafkatest.ClientProps() {
-		v["KAFKA_PROP_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = fmt.Sprint(x)
+	if _, other := vars["KAFKA_BOOTSTRAP_SERVERS"]; !other {
+		for k, x := range kafkatest.ClientProps() {
+			v["KAFKA_PROP_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = fmt.Sprint(x)
+		}
 	}
 	for k, x := range vars {
 		v[k] = x

@@ -100,9 +100,10 @@ func (b *Broker) Env(ctx context.Context, user string) (map[string]string, error
 	return parseExports(out)
 }
 
-// parseExports reads the lines `export NAME=value` the script prints, with
-// values quoted as bash's printf %q does for words without control
-// characters (a backslash before each special character).
+// parseExports reads the lines `export NAME='value'` the script prints (a
+// single quote inside a value ends the quoting, comes escaped with a
+// backslash, and quoting starts again), or `export NAME=value` for a value
+// without special characters.
 func parseExports(out string) (map[string]string, error) {
 	env := map[string]string{}
 	for _, line := range strings.Split(out, "\n") {
@@ -111,17 +112,14 @@ func parseExports(out string) (map[string]string, error) {
 		}
 		kv, ok := strings.CutPrefix(line, "export ")
 		name, value, ok2 := strings.Cut(kv, "=")
-		if !ok || !ok2 || name == "" || strings.HasPrefix(value, "$'") {
+		quoted := len(value) >= 2 && value[0] == '\'' && value[len(value)-1] == '\''
+		if !ok || !ok2 || name == "" || (!quoted && strings.ContainsAny(value, " \t'\"\\$`;&|<>(){}*?![]~#")) {
 			return nil, fmt.Errorf("realkafka: unexpected line from env: %q", line)
 		}
-		var sb strings.Builder
-		for i := 0; i < len(value); i++ {
-			if value[i] == '\\' && i+1 < len(value) {
-				i++
-			}
-			sb.WriteByte(value[i])
+		if quoted {
+			value = strings.ReplaceAll(value[1:len(value)-1], `'\''`, "'")
 		}
-		env[name] = sb.String()
+		env[name] = value
 	}
 	return env, nil
 }
