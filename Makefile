@@ -9,7 +9,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 KB_CACHE_DIR          ?= $(HOME)/.cache/kafka-broker-go
 GOLANGCI_LINT         ?= $(KB_CACHE_DIR)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: test test-kafka test-interop test-browser bench fuzz lint lint-full golangci-lint vet fmt tidy-check licenses check-go-version ci
+.PHONY: test test-kafka test-kafka-secure test-kafka-cluster test-interop test-browser bench fuzz lint lint-full golangci-lint vet fmt tidy-check licenses check-go-version ci
 
 ## test: unit and integration tests on the embedded broker, with -race
 test:
@@ -19,6 +19,16 @@ test:
 ## unless KAFKA_BOOTSTRAP_SERVERS is set)
 test-kafka:
 	scripts/test-kafka
+
+## test-kafka-secure: the suite on a SASL_SSL broker (SCRAM-SHA-512 over TLS, ACLs), services as
+## SCRAM users with only the README's ACLs; wrong password, missing ACL, unknown CA
+test-kafka-secure:
+	scripts/test-kafka-secure
+
+## test-kafka-cluster: a 3-node KRaft cluster under load: partition leader SIGKILLed, rolling
+## restart; prints the failover figures
+test-kafka-cluster:
+	scripts/test-kafka-cluster
 
 ## test-interop: Go and the Python kafka-broker package exchanging events
 test-interop:
@@ -80,4 +90,4 @@ check-go-version:
 licenses:
 	$(GO) run ./internal/cmd/licenses ./...
 
-ci: lint test fuzz test-kafka test-interop test-browser
+ci: lint test fuzz test-kafka test-kafka-secure test-kafka-cluster test-interop test-browser

@@ -17,6 +17,8 @@ type admin struct {
 	brokers string
 	log     *slog.Logger
 	closing <-chan struct{} // the manager's Close began: stop retrying
+	// startErr returns an error that ends a start at once (startGuard.take).
+	startErr func() error
 
 	mu     sync.RWMutex // write-held while it closes
 	a      *kafka.AdminClient
@@ -55,6 +57,9 @@ func (ad *admin) ensureTopics(ctx context.Context, spec topicSpec, topics ...str
 	if len(specs) == 0 {
 		return nil
 	}
+	if err := checkReplicationFactor(ad.brokers, spec.replicationFactor, md, specs); err != nil {
+		return err
+	}
 	for {
 		res, err := ad.createTopics(ctx, specs)
 		if err != nil {
@@ -76,7 +81,7 @@ func (ad *admin) ensureTopics(ctx context.Context, spec topicSpec, topics ...str
 				retry = append(retry, specs[i])
 				last = r.Error
 			default:
-				return fmt.Errorf("kafka-broker: create topic %s: %w", r.Topic, r.Error)
+				return createTopicError(ad.brokers, r.Topic, r.Error)
 			}
 		}
 		if len(retry) == 0 {
@@ -116,13 +121,23 @@ func timeoutMs(ctx context.Context, def time.Duration) int {
 	return int(d / time.Millisecond)
 }
 
+// metadataCallTimeout bounds one metadata request of metadata's retry loop:
+// short calls, so that an authentication or TLS failure, which the clients
+// report as an event while the call only times out, ends a start soon.
+const metadataCallTimeout = 2 * time.Second
+
 // metadata reads the cluster's metadata, retrying while the brokers cannot be
 // reached, until ctx ends.
 func (ad *admin) metadata(ctx context.Context) (*kafka.Metadata, error) {
 	for {
-		md, err := ad.getMetadata(ctx, 10*time.Second)
+		md, err := ad.getMetadata(ctx, metadataCallTimeout)
 		if err == nil {
 			return md, nil
+		}
+		if ad.startErr != nil {
+			if serr := ad.startErr(); serr != nil {
+				return nil, serr
+			}
 		}
 		var kerr kafka.Error
 		retriable := errors.As(err, &kerr) && (kerr.Code() == kafka.ErrTransport ||

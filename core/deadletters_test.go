@@ -614,7 +614,7 @@ func TestRedriveLedgerKeepsToItsTopic(t *testing.T) {
 	d := openDeadLetters(t, cfg)
 	wantCounts(t, "the first topic", redrive(t, d, core.RedriveOptions{}), 1, 0, 1, 0, 0)
 
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	a, err := kafka.NewAdminClient(kafkatest.ClientConfig(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func startManager(t testing.TB, cfg core.Config, opts ...core.Option) *core.Mana
 // rawProduce writes value to topic with a plain confluent-kafka-go producer.
 func rawProduce(t testing.TB, topic string, key, value []byte, headers ...kafka.Header) {
 	t.Helper()
-	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	p, err := kafka.NewProducer(kafkatest.ClientConfig(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ type rawRecord struct {
 // rawProduceAll writes recs in order with a plain producer and waits for all acks.
 func rawProduceAll(t testing.TB, topic string, recs []rawRecord) {
 	t.Helper()
-	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t), "enable.idempotence": true})
+	p, err := kafka.NewProducer(kafkatest.ClientConfig(t, kafka.ConfigMap{"enable.idempotence": true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 			return err
 		}
 	}
-	rc, err := newReplyConsumer(m.clients, m.cfg.GroupID, m.replyTopics(), m.replies.fromReplyTopic, m.log, m.closing)
+	rc, err := newReplyConsumer(m.clients, m.cfg.GroupID, m.replyTopics(), m.replies.fromReplyTopic, m.log, m.closing, m.guard, m.admin)
 	if err != nil {
 		return err
 	}
@@ -87,6 +87,7 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 		PartitionQueue: m.cfg.PartitionQueue,
 		DrainTimeout:   m.cfg.DrainTimeout,
 		Closing:        m.closing,
+		OnError:        m.guard.noteJoin, // not authorized, wrong credentials: ends a start at once
 		Log:            m.log,
 	})
 	m.lifeMu.Lock()
@@ -96,19 +97,25 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	if err := f.Start(m.handlerCtx); err != nil {
 		return fmt.Errorf("kafka-broker: %w", err)
 	}
-	select {
-	case <-f.Assigned():
-		return nil
-	case <-m.closing:
-		return ErrClosed
-	case <-ctx.Done():
+	for {
 		select {
-		case <-f.Assigned(): // both were ready: the start succeeded
+		case <-f.Assigned():
 			return nil
-		default:
+		case <-m.closing:
+			return ErrClosed
+		case <-m.guard.noted: // not authorized, wrong credentials (startfail.go)
+			if err := m.guard.take(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			select {
+			case <-f.Assigned(): // both were ready: the start succeeded
+				return nil
+			default:
+			}
+			return fmt.Errorf("kafka-broker: join group %s on %s (brokers %s): %w", m.cfg.GroupID, m.cfg.Location,
+				m.cfg.BootstrapServers, ctx.Err())
 		}
-		return fmt.Errorf("kafka-broker: join group %s on %s (brokers %s): %w", m.cfg.GroupID, m.cfg.Location,
-			m.cfg.BootstrapServers, ctx.Err())
 	}
 }
 

@@ -60,6 +60,7 @@ type Manager struct {
 	policy   *replyPolicy
 	replies  *replies
 	dispatch *dispatcher
+	guard    *startGuard // errors that end InitConsumer at once
 	// autoCreate: Config.Kafka sets allow.auto.create.topics=true, so
 	// Produce and Request to a missing topic let the broker create it.
 	autoCreate bool
@@ -164,8 +165,9 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 // wire builds the parts around the producer and its admin client.
 func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 	cfg := m.cfg
-	m.send = newSender(p, cfg.BootstrapServers, m.log, &m.tel, &m.stats)
-	m.admin = &admin{a: a, brokers: cfg.BootstrapServers, log: m.log, closing: m.closing}
+	m.guard = newStartGuard(cfg, func() bool { s := m.state.Load(); return s == stateStarting || s == stateNew })
+	m.send = newSender(p, cfg.BootstrapServers, m.log, &m.tel, &m.stats, m.guard.noteClient)
+	m.admin = &admin{a: a, brokers: cfg.BootstrapServers, log: m.log, closing: m.closing, startErr: m.guard.take}
 	m.topics = newTopicDirectory(m.admin.describeTopic)
 	m.policy = newReplyPolicy(cfg, m.topics)
 	m.replies = &replies{

@@ -317,7 +317,7 @@ func TestReplyTopicAllowList(t *testing.T) {
 
 func watermarks(t *testing.T, topic string) (low, high int64) {
 	t.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t), "group.id": kafkatest.Name(t, "wm")})
+	c, err := kafka.NewConsumer(kafkatest.ClientConfig(t, kafka.ConfigMap{"group.id": kafkatest.Name(t, "wm")}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -20,13 +21,16 @@ type replyConsumer struct {
 	handle  func(*kafka.Message)
 	log     *slog.Logger
 	closing <-chan struct{} // the manager's Close began
+	// guard and admin end a start at once on what no retry fixes.
+	guard   *startGuard
+	admin   *admin
 	stop    chan struct{}
 	done    chan struct{}
 	started bool // poll runs
 }
 
-func newReplyConsumer(conf clientConf, groupID string, topics []string,
-	handle func(*kafka.Message), log *slog.Logger, closing <-chan struct{}) (*replyConsumer, error) {
+func newReplyConsumer(conf clientConf, groupID string, topics []string, handle func(*kafka.Message),
+	log *slog.Logger, closing <-chan struct{}, guard *startGuard, ad *admin) (*replyConsumer, error) {
 	c, err := kafka.NewConsumer(conf.with(kafka.ConfigMap{
 		// Required by confluent-kafka-go; never used to join a group.
 		"group.id":           groupID + ".replies." + uuid.NewString(),
@@ -38,6 +42,7 @@ func newReplyConsumer(conf clientConf, groupID string, topics []string,
 		return nil, fmt.Errorf("kafka-broker: create reply consumer: %w", err)
 	}
 	return &replyConsumer{c: c, topics: topics, brokers: conf.brokers, handle: handle, log: log, closing: closing,
+		guard: guard, admin: ad,
 		stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -45,6 +50,9 @@ func newReplyConsumer(conf clientConf, groupID string, topics []string,
 // watermarks, so every reply produced after it returns is read. A topic just
 // created may take a moment to have leaders: that is retried until ctx ends.
 func (r *replyConsumer) position(ctx context.Context) error {
+	if err := r.admin.checkReadable(ctx, r.topics); err != nil {
+		return err
+	}
 	var all []kafka.TopicPartition
 	for _, topic := range r.topics {
 		for {
@@ -52,6 +60,13 @@ func (r *replyConsumer) position(ctx context.Context) error {
 			if err == nil {
 				all = append(all, tps...)
 				break
+			}
+			if serr := r.guard.take(); serr != nil {
+				return serr
+			}
+			if kerr := (kafka.Error{}); errors.As(err, &kerr) && notAuthorized(kerr.Code()) {
+				return fmt.Errorf("kafka-broker: not authorized to read reply topic %s (brokers %s): %w; the principal needs READ on topic %s",
+					topic, r.brokers, err, topic)
 			}
 			select {
 			case <-ctx.Done():
@@ -79,7 +94,7 @@ func (r *replyConsumer) watermarks(ctx context.Context, topic string) ([]kafka.T
 	}
 	tm, ok := md.Topics[topic]
 	if !ok || tm.Error.Code() != kafka.ErrNoError || len(tm.Partitions) == 0 {
-		return nil, fmt.Errorf("topic %s not ready: %v", topic, tm.Error)
+		return nil, fmt.Errorf("topic %s not ready: %w", topic, tm.Error)
 	}
 	tps := make([]kafka.TopicPartition, 0, len(tm.Partitions))
 	for _, p := range tm.Partitions {
@@ -109,7 +124,11 @@ func (r *replyConsumer) poll() {
 				r.handle(e)
 			}
 		case kafka.Error:
-			if e.Code() != kafka.ErrAllBrokersDown && e.Code() != kafka.ErrTransport {
+			r.guard.noteClient(e)
+			// The random group.id confluent-kafka-go requires is never
+			// joined, but librdkafka looks up its coordinator: without an
+			// ACL for it that fails, and harms nothing.
+			if c := e.Code(); c != kafka.ErrAllBrokersDown && c != kafka.ErrTransport && c != kafka.ErrGroupAuthorizationFailed {
 				r.log.Warn("kafka-broker: reply consumer error", "error", e)
 			}
 		}

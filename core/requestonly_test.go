@@ -52,7 +52,7 @@ func TestRequestOnly(t *testing.T) {
 		t.Errorf("Lag = %v, want none: no Location is consumed", lag)
 	}
 
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	a, err := kafka.NewAdminClient(kafkatest.ClientConfig(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}

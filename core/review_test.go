@@ -84,7 +84,7 @@ func TestHandlerRequestReplyOnOwnPartition(t *testing.T) {
 func TestDeadLetterRefusedByBroker(t *testing.T) {
 	cfg := kafkatest.Config(t, "big")
 	cfg.TopicPartitions = 1
-	cfg.Kafka = map[string]any{"message.max.bytes": 4096} // this producer's limit
+	cfg.Kafka["message.max.bytes"] = 4096 // this producer's limit
 	routed := make(chan struct{})
 	r := core.NewEventRouter("root")
 	r.BindEvent("ok", func(context.Context, *core.EventObject) error { close(routed); return nil })

@@ -62,7 +62,7 @@ func request(t *testing.T, auditLocation string) (*core.EventObject, []byte) {
 
 func topicExists(t *testing.T, topic string) bool {
 	t.Helper()
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	a, err := kafka.NewAdminClient(kafkatest.ClientConfig(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,8 +161,7 @@ func ptr[T any](v T) *T { return &v }
 // readDeadLetter returns the dead letter keyed id, reading the whole topic.
 func readKeyed(t *testing.T, topic, id string) *kafka.Message {
 	t.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t),
-		"group.id": kafkatest.Name(t, "dlq"), "auto.offset.reset": "earliest", "enable.auto.commit": false})
+	c, err := kafka.NewConsumer(kafkatest.ClientConfig(t, kafka.ConfigMap{"group.id": kafkatest.Name(t, "dlq"), "auto.offset.reset": "earliest", "enable.auto.commit": false}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +385,7 @@ func TestOversizedRecordsAreDeadLetteredCut(t *testing.T) {
 // rawProduceLarge is rawProduce for records over librdkafka's default 1 MB.
 func rawProduceLarge(t *testing.T, topic string, key, value []byte, headers ...kafka.Header) {
 	t.Helper()
-	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t), "message.max.bytes": 8 << 20})
+	p, err := kafka.NewProducer(kafkatest.ClientConfig(t, kafka.ConfigMap{"message.max.bytes": 8 << 20}))
 	if err != nil {
 		t.Fatal(err)
 	}

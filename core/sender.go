@@ -23,13 +23,16 @@ type sender struct {
 	tel     *telemetry
 	stats   *counters
 
+	// onError sees every error event of the producer (the start guard).
+	onError func(kafka.Error)
+
 	mu     sync.RWMutex  // write-held while the producer closes
 	closed chan struct{} // closed when the producer closes
 	events chan struct{} // closed when the event loop ended
 }
 
-func newSender(p *kafka.Producer, brokers string, log *slog.Logger, tel *telemetry, stats *counters) *sender {
-	s := &sender{p: p, brokers: brokers, log: log, rlog: newRateLogger(log), tel: tel, stats: stats,
+func newSender(p *kafka.Producer, brokers string, log *slog.Logger, tel *telemetry, stats *counters, onError func(kafka.Error)) *sender {
+	s := &sender{p: p, brokers: brokers, log: log, rlog: newRateLogger(log), tel: tel, stats: stats, onError: onError,
 		closed: make(chan struct{}), events: make(chan struct{})}
 	go s.eventLoop()
 	return s
@@ -42,6 +45,9 @@ func (s *sender) eventLoop() {
 	defer close(s.events)
 	for e := range s.p.Events() {
 		if ev, ok := e.(kafka.Error); ok {
+			if s.onError != nil {
+				s.onError(ev) // wrong credentials, TLS: ends a start at once
+			}
 			switch {
 			case ev.IsFatal():
 				s.log.Error("kafka-broker: fatal producer error", "error", ev)
@@ -68,7 +74,7 @@ func (s *sender) send(ctx context.Context, msg *kafka.Message) (err error) {
 	select {
 	case e := <-done:
 		if err := deliveryError(e); err != nil {
-			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+			return produceError(topic, err)
 		}
 		s.stats.produced.Add(1)
 		return nil
@@ -79,7 +85,7 @@ func (s *sender) send(ctx context.Context, msg *kafka.Message) (err error) {
 		select {
 		case e := <-done:
 			if err := deliveryError(e); err != nil {
-				return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+				return produceError(topic, err)
 			}
 			return nil
 		default:

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { kafkatest.Main(m) }
 // produce writes a record as kcat -P -k key -H name=value does.
 func produce(t *testing.T, topic, key, value string, headers ...kafka.Header) {
 	t.Helper()
-	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t), "log_level": 0})
+	p, err := kafka.NewProducer(kafkatest.ClientConfig(t, kafka.ConfigMap{"log_level": 0}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -283,7 +283,7 @@ func TestDLQRedriveCommand(t *testing.T) {
 // rawProduce writes a record with a plain producer.
 func rawProduce(t *testing.T, topic, key, value string) {
 	t.Helper()
-	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	p, err := kafka.NewProducer(kafkatest.ClientConfig(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +496,7 @@ func TestDLQRedriveProcessKilled(t *testing.T) {
 	}
 	s.waitDeadLettered(t, uint64(len(ids)))
 	s.broken.Store(false)
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	a, err := kafka.NewAdminClient(kafkatest.ClientConfig(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -604,8 +604,8 @@ func open(t *testing.T, a *kafka.AdminClient, topic string) bool {
 // read_uncommitted consumer sees them: those of aborted transactions too.
 func redrivenRecords(t *testing.T, topic string) int {
 	t.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t), "group.id": kafkatest.Name(t, "reader"),
-		"isolation.level": "read_uncommitted", "enable.partition.eof": true, "enable.auto.commit": false})
+	c, err := kafka.NewConsumer(kafkatest.ClientConfig(t, kafka.ConfigMap{"group.id": kafkatest.Name(t, "reader"),
+		"isolation.level": "read_uncommitted", "enable.partition.eof": true, "enable.auto.commit": false}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -64,7 +65,9 @@ type result struct {
 }
 
 // cmd runs the CLI with an environment of its own: vars, plus the test
-// broker as KAFKA_BOOTSTRAP_SERVERS unless vars sets it.
+// broker as KAFKA_BOOTSTRAP_SERVERS with its client properties as
+// KAFKA_PROP_<NAME> (the secured tier's credentials) unless vars names
+// another broker.
 type cmd struct {
 	vars   map[string]string
 	stdin  string
@@ -75,6 +78,11 @@ type cmd struct {
 func newCmd(t *testing.T, vars map[string]string) *cmd {
 	t.Helper()
 	v := map[string]string{"KAFKA_BOOTSTRAP_SERVERS": kafkatest.Bootstrap(t)}
+	if _, other := vars["KAFKA_BOOTSTRAP_SERVERS"]; !other {
+		for k, x := range kafkatest.ClientProps() {
+			v["KAFKA_PROP_"+strings.ToUpper(strings.ReplaceAll(k, ".", "_"))] = fmt.Sprint(x)
+		}
+	}
 	for k, x := range vars {
 		v[k] = x
 	}
@@ -123,7 +131,7 @@ func startResponderWith(t *testing.T, r *core.EventRouter, props map[string]any)
 	m := kafkatest.NewManager(t, core.Config{
 		BootstrapServers: kafkatest.Bootstrap(t),
 		Location:         kafkatest.Name(t, "svc"),
-		Kafka:            props,
+		Kafka:            mergeProps(kafkatest.ClientProps(), props),
 	})
 	root := core.NewEventRouter("svc")
 	root.IncludeBinder(r)
@@ -171,7 +179,7 @@ func mathRouter() *core.EventRouter {
 // assertNoTopics fails when any of topics exists.
 func assertNoTopics(t *testing.T, topics ...string) {
 	t.Helper()
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	a, err := kafka.NewAdminClient(kafkatest.ClientConfig(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +198,7 @@ func assertNoTopics(t *testing.T, topics ...string) {
 // assertNoGroup fails when the consumer group exists.
 func assertNoGroup(t *testing.T, group string) {
 	t.Helper()
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t)})
+	a, err := kafka.NewAdminClient(kafkatest.ClientConfig(t, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,4 +214,16 @@ func assertNoGroup(t *testing.T, group string) {
 			t.Errorf("consumer group %s exists", group)
 		}
 	}
+}
+
+// mergeProps returns the properties of base overridden by over.
+func mergeProps(base, over map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
 }

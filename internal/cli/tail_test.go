@@ -119,7 +119,7 @@ func TestTailReportsNonEvents(t *testing.T) {
 	if r := run(t, nil, "produce", topic, "first.event", "--create"); r.code != 0 {
 		t.Fatalf("produce: %d %s", r.code, r.stderr)
 	}
-	p, err := kafka.NewProducer(&kafka.ConfigMap{"bootstrap.servers": kafkatest.Bootstrap(t), "log_level": 0})
+	p, err := kafka.NewProducer(kafkatest.ClientConfig(t, kafka.ConfigMap{"log_level": 0}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,8 @@ func Name(tb testing.TB, prefix string) string {
 }
 
 // Config returns a Config on the test broker with a Location unique to the
-// test (see Name) and short retry backoffs.
+// test (see Name), short retry backoffs, and the client properties of
+// ClientProps in its Kafka map (never nil).
 func Config(tb testing.TB, prefix string) core.Config {
 	tb.Helper()
 	return core.Config{
@@ -84,7 +85,40 @@ func Config(tb testing.TB, prefix string) core.Config {
 		Location:         Name(tb, prefix),
 		InitialBackoff:   10 * time.Millisecond,
 		MaxBackoff:       50 * time.Millisecond,
+		Kafka:            ClientProps(),
 	}
+}
+
+// ClientProps returns the librdkafka properties the environment sets for the
+// test broker as KAFKA_PROP_<NAME>=value (KAFKA_PROP_SASL_USERNAME sets
+// sasl.username: underscores become dots, as core.ConfigFromEnv reads them),
+// such as the secured tier's credentials; an empty map when there are none.
+func ClientProps() map[string]any {
+	props := map[string]any{}
+	if !External() {
+		return props
+	}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if name, ok := strings.CutPrefix(k, "KAFKA_PROP_"); ok && name != "" {
+			props[strings.ToLower(strings.ReplaceAll(name, "_", "."))] = v
+		}
+	}
+	return props
+}
+
+// ClientConfig returns a librdkafka configuration for a plain client of the
+// test broker: bootstrap.servers, ClientProps, then extra.
+func ClientConfig(tb testing.TB, extra kafka.ConfigMap) *kafka.ConfigMap {
+	tb.Helper()
+	cm := kafka.ConfigMap{"bootstrap.servers": Bootstrap(tb)}
+	for k, v := range ClientProps() {
+		cm[k] = v
+	}
+	for k, v := range extra {
+		cm[k] = v
+	}
+	return &cm
 }
 
 // Logger discards logs unless KB_TEST_LOG is set; then it writes everything
@@ -156,7 +190,7 @@ func CreateTopic(tb testing.TB, topic string, partitions int) {
 // CreateTopicWithConfig is CreateTopic with topic configs (max.message.bytes...).
 func CreateTopicWithConfig(tb testing.TB, topic string, partitions int, config map[string]string) {
 	tb.Helper()
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": Bootstrap(tb)})
+	a, err := kafka.NewAdminClient(ClientConfig(tb, nil))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,12 +12,11 @@ import (
 // arrive within timeout.
 func ReadTopic(tb testing.TB, topic string, n int, timeout time.Duration) []*kafka.Message {
 	tb.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
-		"bootstrap.servers":  Bootstrap(tb),
+	c, err := kafka.NewConsumer(ClientConfig(tb, kafka.ConfigMap{
 		"group.id":           Name(tb, "reader"),
 		"auto.offset.reset":  "earliest",
 		"enable.auto.commit": false,
-	})
+	}))
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -96,3 +96,68 @@ func TestContextDeadline(t *testing.T) {
 		t.Fatalf("Stop() returned after %v", d)
 	}
 }
+
+func TestNodeCommands(t *testing.T) {
+	nodes := filepath.Join(t.TempDir(), "nodes")
+	script, calls := fakeScript(t, `echo "$2" >>'`+nodes+`'`)
+	t.Setenv(realkafka.EnvScript, script)
+	b, _ := realkafka.FromEnv()
+	ctx := t.Context()
+	if err := b.KillNode(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.StartNode(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.StopNode(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "kill-node\nstart-node\nstop-node\n"; string(got) != want {
+		t.Fatalf("subcommands run = %q, want %q", got, want)
+	}
+	if got, _ := os.ReadFile(nodes); string(got) != "2\n2\n3\n" {
+		t.Fatalf("nodes = %q, want 2, 2, 3", got)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	// As scripts/kafka prints them; KAFKA_USER reaches the script.
+	script, _ := fakeScript(t, `printf '%s\n' \
+	"export KAFKA_BOOTSTRAP_SERVERS='127.0.0.1:29192,127.0.0.1:29193'" \
+	"export KAFKA_PROP_SECURITY_PROTOCOL=SASL_SSL" \
+	"export KAFKA_PROP_SASL_USERNAME='$KAFKA_USER'" \
+	"export KAFKA_PROP_SASL_PASSWORD='it'\''s secret'"`)
+	t.Setenv(realkafka.EnvScript, script)
+	b, _ := realkafka.FromEnv()
+	env, err := b.Env(t.Context(), "svc-orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"KAFKA_BOOTSTRAP_SERVERS":      "127.0.0.1:29192,127.0.0.1:29193",
+		"KAFKA_PROP_SECURITY_PROTOCOL": "SASL_SSL",
+		"KAFKA_PROP_SASL_USERNAME":     "svc-orders",
+		"KAFKA_PROP_SASL_PASSWORD":     "it's secret",
+	}
+	if len(env) != len(want) {
+		t.Fatalf("Env() = %q, want %q", env, want)
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+}
+
+func TestEnvRejectsOtherOutput(t *testing.T) {
+	script, _ := fakeScript(t, "echo 'KAFKA_BOOTSTRAP_SERVERS=a b'")
+	t.Setenv(realkafka.EnvScript, script)
+	b, _ := realkafka.FromEnv()
+	if env, err := b.Env(t.Context(), ""); err == nil {
+		t.Fatalf("Env() = %q, want an error", env)
+	}
+}

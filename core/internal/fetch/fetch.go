@@ -125,6 +125,9 @@ func (f *Fetcher) anyPaused() bool {
 }
 
 func (f *Fetcher) logError(e kafka.Error) {
+	if f.set.OnError != nil {
+		f.set.OnError(e)
+	}
 	switch {
 	case e.IsFatal():
 		f.log.Error("kafka-broker: fatal consumer error", "error", e)

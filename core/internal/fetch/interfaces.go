@@ -73,5 +73,8 @@ type Settings struct {
 	// Closing, when closed, makes workers start no more records: a shutdown
 	// leaves them uncommitted from its first moment, before Stop runs.
 	Closing <-chan struct{}
+	// OnError, when set, sees every error event of the consumer before it is
+	// logged.
+	OnError func(kafka.Error)
 	Log     *slog.Logger
 }

@@ -1,7 +1,8 @@
 // Command consumer is a test-only service for crash tests: it consumes its
 // Location with a core.Manager and appends the correlation ID of every event
 // it handled to a file, one per line, before the offset can be committed.
-// A test kills it with SIGKILL and starts it again.
+// A test kills it with SIGKILL and starts it again. Client properties come
+// from the environment as KAFKA_PROP_<NAME> (kafkatest.ClientProps).
 //
 //	consumer -brokers 127.0.0.1:9092 -location svc -out handled.txt
 package main
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
 
 func main() {
@@ -38,10 +40,13 @@ func run(brokers, location, out string) error {
 	}
 	defer f.Close()
 	var mu sync.Mutex
+	props := kafkatest.ClientProps()
+	props["session.timeout.ms"] = 6000
+	props["heartbeat.interval.ms"] = 500
 	m, err := core.NewManager(core.Config{
 		BootstrapServers: brokers,
 		Location:         location,
-		Kafka:            map[string]any{"session.timeout.ms": 6000, "heartbeat.interval.ms": 500},
+		Kafka:            props,
 	}, core.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	if err != nil {
 		return err
