@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 
@@ -42,6 +43,11 @@ type Fetcher struct {
 
 	storeMu sync.RWMutex // write-held while the consumer closes
 	closed  bool         // no more StoreOffsets, no more Lag
+
+	// uncommitted: the offsets stored since the last commit that succeeded,
+	// by partition, for the log line of a commit that fails.
+	offMu       sync.Mutex
+	uncommitted map[int32]int64
 }
 
 // New returns a fetcher of s.Topic through c, handing records to d.
@@ -238,16 +244,31 @@ func (f *Fetcher) store(w *worker, tp kafka.TopicPartition) {
 		return
 	}
 	w.next.Store(int64(tp.Offset))
+	f.offMu.Lock()
+	if f.uncommitted == nil {
+		f.uncommitted = make(map[int32]int64)
+	}
+	f.uncommitted[tp.Partition] = int64(tp.Offset)
+	f.offMu.Unlock()
 }
 
+// commit commits the stored offsets within ctx; a failure is logged once,
+// with the offsets that could not be committed (their records will be
+// handled again by the partition's next owner).
 func (f *Fetcher) commit(ctx context.Context) {
-	if err := f.c.Commit(ctx); err != nil {
-		var kerr kafka.Error
-		if errors.As(err, &kerr) && kerr.Code() == kafka.ErrNoOffset {
-			return
-		}
-		f.log.Warn("kafka-broker: commit failed", "error", err)
+	err := f.c.Commit(ctx)
+	var kerr kafka.Error
+	if err != nil && !(errors.As(err, &kerr) && kerr.Code() == kafka.ErrNoOffset) {
+		f.offMu.Lock()
+		offsets := maps.Clone(f.uncommitted)
+		f.offMu.Unlock()
+		f.log.Warn("kafka-broker: commit failed; the records before these offsets may be handled again by the next owner of their partitions",
+			"topic", f.set.Topic, "offsets", fmt.Sprint(offsets), "error", err)
+		return
 	}
+	f.offMu.Lock()
+	clear(f.uncommitted)
+	f.offMu.Unlock()
 }
 
 // Stop stops polling, waits until ctx ends for the handlers in flight and
