@@ -233,7 +233,7 @@ func BenchmarkHandleRecord(b *testing.B) {
 	b.SetBytes(int64(len(msg.Value)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if !m.dispatch.handle(m.handlerCtx, msg) {
+		if _, ok := m.dispatch.handle(m.handlerCtx, msg); !ok {
 			b.Fatal("not handled")
 		}
 	}

@@ -37,9 +37,7 @@ func (m *Manager) Produce(ctx context.Context, topic string, ev *EventObject) er
 		msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderReplyTopic, Value: []byte(m.cfg.ReplyTopic)})
 	}
 	m.replies.sent.add(ev.CorrelationID, sentByProduce)
-	ctx, cancel := m.sendTimeout(ctx)
-	defer cancel()
-	return m.send.send(ctx, msg)
+	return m.deliver(ctx, msg)
 }
 
 func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*kafka.Message, error) {
@@ -76,6 +74,58 @@ func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*k
 		Value:          value,
 		Headers:        []kafka.Header{{Key: HeaderCorrelationID, Value: []byte(ev.CorrelationID)}},
 	}, nil
+}
+
+// deliver sends msg. Inside a handler (ctx carries its scope) it returns
+// once the record is queued: the handled record's offset waits for the ack,
+// and the next record of its partition is handled meanwhile (pipelined
+// replies). Elsewhere it waits for the ack, bounded by ProduceTimeout when
+// ctx has no deadline.
+func (m *Manager) deliver(ctx context.Context, msg *kafka.Message) error {
+	if sc := scopeOf(ctx, m.send); sc != nil && sc.add() {
+		if err := m.send.sendAsync(ctx, msg, sc.finish); err != nil {
+			sc.complete(nil)
+			return err
+		}
+		return nil
+	}
+	ctx, cancel := m.sendTimeout(ctx)
+	defer cancel()
+	return m.send.send(ctx, msg)
+}
+
+// ProduceAsync sends ev to topic without waiting for the broker's
+// acknowledgement: it returns once the record is queued in the producer,
+// and done (which may be nil) runs once with the outcome: nil when the
+// broker acknowledged it, else the error, after retries of what a retry may
+// fix. done runs on a library goroutine and must not block. The queue is
+// bounded (librdkafka's queue.buffering.max.messages and .max.kbytes,
+// 100,000 records and 64 MiB by default): when it is full ProduceAsync
+// blocks until there is room or ctx ends. Flush waits for every send made
+// so far. The record is built as Produce builds it; a topic that does not
+// exist is an error at once.
+func (m *Manager) ProduceAsync(ctx context.Context, topic string, ev *EventObject, done func(error)) error {
+	msg, err := m.newMessage(topic, ev, -1)
+	if err != nil {
+		return err
+	}
+	if err := m.topicExists(ctx, topic); err != nil {
+		return err
+	}
+	if done == nil {
+		done = func(error) {}
+	}
+	m.replies.sent.add(ev.CorrelationID, sentByProduce)
+	return m.send.sendAsync(ctx, msg, done)
+}
+
+// Flush waits until every ProduceAsync call so far (and every send of a
+// handler) is acknowledged or failed, or ctx ends.
+func (m *Manager) Flush(ctx context.Context) error {
+	if err := m.checkOpen(); err != nil {
+		return err
+	}
+	return m.send.flush(ctx)
 }
 
 // sendTimeout bounds a send by Config.ProduceTimeout when ctx has no deadline.
@@ -244,7 +294,5 @@ func (m *Manager) reply(ctx context.Context, req *EventObject, data any, status 
 		return err
 	}
 	m.stats.replies.Add(1)
-	ctx, cancel := m.sendTimeout(ctx)
-	defer cancel()
-	return m.send.send(ctx, msg)
+	return m.deliver(ctx, msg)
 }

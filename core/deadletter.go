@@ -45,6 +45,9 @@ const (
 	// DeadLetterReplyRefused: the handler failed because the request's reply
 	// address was refused (ErrReplyTopicNotAllowed, ErrNoReplyAddress).
 	DeadLetterReplyRefused = "reply_refused"
+	// DeadLetterSendFailed: a reply or event the handler sent could not be
+	// written (the brokers refused it for good) after the handler returned.
+	DeadLetterSendFailed = "send_failed"
 	// DeadLetterUnsolicitedReply: a reply (a status other than "pending" or
 	// "ongoing") that nothing of this instance awaits reached a service with
 	// a router; replies are never handed to handlers as new requests.

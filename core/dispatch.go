@@ -29,6 +29,7 @@ type dispatcher struct {
 	log      *slog.Logger
 	rlog     *rateLogger
 	tel      *telemetry
+	send     *sender     // whose sends the handlers' scopes collect
 	stopping func() bool // the manager is shutting down
 }
 
@@ -49,12 +50,23 @@ func (d *dispatcher) Awaiting() bool { return d.replies.awaiting() }
 
 // Handle dispatches one record. It reports false when the manager is
 // shutting down before the record was handled, which leaves it
-// uncommitted.
+// uncommitted. The acks are those of what its handler sent, when any is
+// still in flight.
 func (d *dispatcher) Handle(ctx context.Context, msg *kafka.Message) (fetch.Acks, bool) {
-	return nil, d.handle(ctx, msg)
+	scope, ok := d.handle(ctx, msg)
+	if !ok {
+		return nil, false
+	}
+	if scope == nil || scope.empty() {
+		return nil, true
+	}
+	return scope, true
 }
 
-func (d *dispatcher) handle(base context.Context, msg *kafka.Message) bool {
+// handle dispatches msg. It reports false when the manager is shutting
+// down before the record was handled. The scope, when a handler ran, holds
+// what it sent.
+func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScope, bool) {
 	d.stats.consumed.Add(1)
 	received := time.Now()
 	ev, err := decodeRecordAt(msg, d.limits.maxRecordBytes, received)
@@ -68,55 +80,72 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) bool {
 		d.rlog.Warn("kafka-broker: malformed record, dead-lettering", "topic", *msg.TopicPartition.Topic,
 			"partition", msg.TopicPartition.Partition, "offset", int64(msg.TopicPartition.Offset),
 			"kind", kind, "error", err)
-		return d.dead.write(msg, err, kind, 0)
+		return nil, d.dead.write(msg, err, kind, 0)
 	}
 	if hops := len(ev.AuditLog); d.limits.maxHops > 0 && hops > d.limits.maxHops {
 		d.stats.loops.Add(1)
 		err := fmt.Errorf("%w: %d hops, MaxHops %d", ErrHopLimit, hops, d.limits.maxHops)
 		d.rlog.Warn("kafka-broker: event went through too many hops, dead-lettering", "event", ev.Event,
 			"correlation_id", ev.CorrelationID, "hops", hops, "max_hops", d.limits.maxHops)
-		return d.dead.write(msg, err, DeadLetterLoop, 0)
+		return nil, d.dead.write(msg, err, DeadLetterLoop, 0)
 	}
 	r := d.router.Load()
 	switch d.replies.offer(msg, ev) {
 	case replyDone:
 		d.stats.handled.Add(1)
-		return true
+		return nil, true
 	case replyAbandoned:
-		return false
+		return nil, false
 	case replyStore:
-		return d.store(ev, msg)
+		return nil, d.store(ev, msg)
 	case replyUnsolicited:
 		if r == nil {
-			return d.store(ev, msg) // the Python way: the storage takes what comes
+			return nil, d.store(ev, msg) // the Python way: the storage takes what comes
 		}
 		// A reply nothing here awaits never reaches a handler as a new
 		// request: that is how one record would start a reply loop.
 		d.stats.unsolicitedReplies.Add(1)
 		d.rlog.Warn("kafka-broker: reply that nothing awaits, dead-lettering", "event", ev.Event,
 			"correlation_id", ev.CorrelationID, "status", ev.Status)
-		return d.dead.write(msg, fmt.Errorf("kafka-broker: %q reply to %s: nothing awaits it", ev.Status, ev.CorrelationID),
+		return nil, d.dead.write(msg, fmt.Errorf("kafka-broker: %q reply to %s: nothing awaits it", ev.Status, ev.CorrelationID),
 			DeadLetterUnsolicitedReply, 0)
 	}
 	if r == nil {
-		return d.store(ev, msg)
+		return nil, d.store(ev, msg)
 	}
 	name, id := ev.Event, ev.CorrelationID // the handler may change ev
 	ctx, span := d.tel.startProcess(base, msg)
-	attempts, err := d.route(ctx, r, ev, msg, received)
+	// The handler's Reply and Produce calls go through the scope: they return
+	// once queued, and the record's offset waits for their acks.
+	scope := newSendScope(d.send, func(err error) error { return d.sendFailed(msg, err) })
+	attempts, err := d.route(withScope(ctx, scope), r, ev, msg, received)
+	scope.seal()
 	endSpan(span, err)
 	if err == nil {
 		d.stats.handled.Add(1)
-		return true
+		return scope, true
 	}
 	if d.stopping() && !errors.Is(err, ErrNoRoute) {
 		// Failed while Close drains (a Request it made got ErrClosed, say):
 		// leave it uncommitted for the next owner rather than dead-letter it.
-		return false
+		return scope, false
 	}
 	d.rlog.Error("kafka-broker: event failed, dead-lettering", "event", name,
 		"correlation_id", id, "attempts", attempts, "error", err)
-	return d.dead.write(msg, err, reasonOf(err), attempts)
+	return scope, d.dead.write(msg, err, reasonOf(err), attempts)
+}
+
+// sendFailed deals with a send of a handler that failed for good after the
+// handler returned (a reply the brokers refuse, say): the record is
+// dead-lettered with kind "send_failed", as it would have been had the
+// handler waited for the ack and returned the error. It returns nil when the
+// dead letter was written.
+func (d *dispatcher) sendFailed(msg *kafka.Message, err error) error {
+	d.rlog.Error("kafka-broker: a handler's send failed, dead-lettering its record", "error", err)
+	if !d.dead.write(msg, err, DeadLetterSendFailed, 1) {
+		return errShuttingDown
+	}
+	return nil
 }
 
 func (d *dispatcher) store(ev *EventObject, msg *kafka.Message) bool {

@@ -145,6 +145,9 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		// No record this producer writes creates a topic: a reply's address
 		// comes from whoever wrote the request (see replyPolicy).
 		"allow.auto.create.topics": false,
+		// Bounds what async sends (pipelined replies, ProduceAsync) may
+		// queue: 64 MiB rather than librdkafka's 1 GiB.
+		"queue.buffering.max.kbytes": 65536,
 	})
 	p, err := kafka.NewProducer(pc)
 	if err != nil {
@@ -166,7 +169,7 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 	cfg := m.cfg
 	m.guard = newStartGuard(cfg, func() bool { s := m.state.Load(); return s == stateStarting || s == stateNew })
-	m.send = newSender(p, cfg.BootstrapServers, m.log, &m.tel, &m.stats, m.guard.noteClient)
+	m.send = newSender(p, cfg.BootstrapServers, m.log, &m.tel, &m.stats, m.guard.noteClient, m.closingCtx)
 	m.admin = &admin{a: a, brokers: cfg.BootstrapServers, log: m.log, closing: m.closing, startErr: m.guard.take}
 	m.topics = newTopicDirectory(m.admin.describeTopic)
 	m.policy = newReplyPolicy(cfg, m.topics)
@@ -196,6 +199,7 @@ func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 		log:      m.log,
 		rlog:     m.rlog,
 		tel:      &m.tel,
+		send:     m.send,
 		stopping: m.shuttingDown,
 	}
 }

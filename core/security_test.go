@@ -485,7 +485,7 @@ func TestProduceToMissingTopicFailsFast(t *testing.T) {
 		t.Fatal("the missing topic was created")
 	}
 	cfg := kafkatest.Config(t, "auto")
-	cfg.Kafka = map[string]any{"allow.auto.create.topics": true}
+	cfg.Kafka["allow.auto.create.topics"] = true
 	auto := newManager(t, cfg)
 	if err := auto.Produce(kafkatest.Context(t, 60*time.Second), missing, ev); err != nil {
 		t.Fatalf("Produce with allow.auto.create.topics: %v", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // sender owns the producer: it sends records and waits for their delivery
@@ -29,13 +30,121 @@ type sender struct {
 	mu     sync.RWMutex  // write-held while the producer closes
 	closed chan struct{} // closed when the producer closes
 	events chan struct{} // closed when the event loop ended
+
+	// Sends that do not wait: their delivery reports come on acks, read by
+	// ackLoop; stop ends their retries.
+	acks     chan kafka.Event
+	acksDone chan struct{}
+	stop     context.Context
+	asyncMu  sync.Mutex
+	inflight int           // async sends not yet acknowledged
+	idle     chan struct{} // closed when inflight drops to 0; nil while it is 0
 }
 
-func newSender(p *kafka.Producer, brokers string, log *slog.Logger, tel *telemetry, stats *counters, onError func(kafka.Error)) *sender {
+// asyncSend is a record handed to the producer without waiting.
+type asyncSend struct {
+	msg   *kafka.Message
+	topic string
+	span  trace.Span
+	done  func(error)
+	retry *backoff.ExponentialBackOff
+}
+
+func newSender(p *kafka.Producer, brokers string, log *slog.Logger, tel *telemetry, stats *counters,
+	onError func(kafka.Error), stop context.Context) *sender {
 	s := &sender{p: p, brokers: brokers, log: log, rlog: newRateLogger(log), tel: tel, stats: stats, onError: onError,
-		closed: make(chan struct{}), events: make(chan struct{})}
+		closed: make(chan struct{}), events: make(chan struct{}),
+		acks: make(chan kafka.Event, 4096), acksDone: make(chan struct{}), stop: stop}
 	go s.eventLoop()
+	go s.ackLoop()
 	return s
+}
+
+// sendAsync hands msg to the producer and returns once it is queued
+// (waiting while the queue is full, until ctx ends). done runs once with the
+// outcome, on the sender's ack goroutine: it must not block. A failure that
+// a retry may fix is retried with backoff until the sender stops.
+func (s *sender) sendAsync(ctx context.Context, msg *kafka.Message, done func(error)) error {
+	_, span := s.tel.startSend(ctx, msg)
+	a := &asyncSend{msg: msg, topic: *msg.TopicPartition.Topic, span: span, done: done}
+	msg.Opaque = a
+	s.track(1)
+	if err := s.enqueue(ctx, msg, s.acks); err != nil {
+		s.track(-1)
+		endSpan(span, err)
+		return err
+	}
+	return nil
+}
+
+// ackLoop completes async sends as their delivery reports come. It ends
+// when the producer is destroyed.
+func (s *sender) ackLoop() {
+	defer close(s.acksDone)
+	for e := range s.acks {
+		if m, ok := e.(*kafka.Message); ok {
+			if a, ok := m.Opaque.(*asyncSend); ok {
+				s.acked(a, deliveryError(e))
+			}
+		}
+	}
+}
+
+func (s *sender) acked(a *asyncSend, err error) {
+	if err != nil && !permanentProduceError(err) && !errors.Is(err, ErrClosed) && s.stop.Err() == nil {
+		if a.retry == nil {
+			a.retry = backoff.NewExponentialBackOff()
+			a.retry.InitialInterval, a.retry.MaxInterval = 100*time.Millisecond, 5*time.Second
+		}
+		s.rlog.Warn("kafka-broker: write failed, retrying", "topic", a.topic, "error", err)
+		time.AfterFunc(a.retry.NextBackOff(), func() {
+			if err := s.enqueue(s.stop, a.msg, s.acks); err != nil {
+				s.acked(a, err)
+			}
+		})
+		return
+	}
+	switch {
+	case err == nil:
+		s.stats.produced.Add(1)
+	case s.stop.Err() != nil && !permanentProduceError(err):
+		err = fmt.Errorf("kafka-broker: produce to %s: %w (%v)", a.topic, errShuttingDown, err)
+	default:
+		err = produceError(a.topic, err)
+	}
+	endSpan(a.span, err)
+	a.done(err)
+	s.track(-1)
+}
+
+// track counts async sends in flight, for flush.
+func (s *sender) track(n int) {
+	s.asyncMu.Lock()
+	defer s.asyncMu.Unlock()
+	if s.inflight == 0 && n > 0 {
+		s.idle = make(chan struct{})
+	}
+	s.inflight += n
+	if s.inflight == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// flush waits until every async send so far is acknowledged or failed.
+func (s *sender) flush(ctx context.Context) error {
+	s.asyncMu.Lock()
+	idle, n := s.idle, s.inflight
+	s.asyncMu.Unlock()
+	if idle == nil {
+		return nil
+	}
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("kafka-broker: flush: %d sends not acknowledged: %w", n, ctx.Err())
+	}
 }
 
 // eventLoop logs the producer's errors. Delivery reports go straight to the
@@ -186,6 +295,8 @@ func (s *sender) close(ctx context.Context) error {
 func (s *sender) destroy() {
 	s.p.Close()
 	<-s.events
+	close(s.acks) // no delivery report can come any more
+	<-s.acksDone
 }
 
 // deliveryError is the outcome a delivery report carries; a topic that does
@@ -220,7 +331,8 @@ func permanentProduceError(err error) bool {
 	switch kerr.Code() {
 	case kafka.ErrMsgSizeTooLarge, kafka.ErrRecordListTooLarge, kafka.ErrInvalidRecord, kafka.ErrInvalidMsg,
 		kafka.ErrInvalidMsgSize, kafka.ErrTopicAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
-		kafka.ErrTopicException, kafka.ErrInvalidArg, kafka.ErrUnknownTopic:
+		kafka.ErrTopicException, kafka.ErrInvalidArg, kafka.ErrUnknownTopic,
+		kafka.ErrPurgeQueue, kafka.ErrPurgeInflight: // purged by a close that gave up flushing
 		return true
 	}
 	return false
