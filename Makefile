@@ -9,7 +9,7 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 KB_CACHE_DIR          ?= $(HOME)/.cache/kafka-broker-go
 GOLANGCI_LINT         ?= $(KB_CACHE_DIR)/bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-.PHONY: test test-kafka test-kafka-secure test-kafka-cluster test-interop test-browser bench fuzz lint lint-full golangci-lint vet fmt tidy-check licenses check-go-version ci
+.PHONY: test test-kafka test-kafka-secure test-kafka-cluster test-interop test-browser bench fuzz lint golangci-lint vet fmt tidy-check licenses check-go-version ci
 
 ## test: unit and integration tests on the embedded broker, with -race
 test:
@@ -60,13 +60,6 @@ lint: vet golangci-lint tidy-check
 
 golangci-lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
-
-## lint-full: golangci-lint without the temporary exclusions of .golangci.yml (the lines between
-## "TEMPORARY (begin)" and "TEMPORARY (end)"): every package, core/ included
-lint-full: $(GOLANGCI_LINT)
-	@cfg=$$(mktemp --suffix=.yml); trap 'rm -f "$$cfg"' EXIT; \
-	sed '/TEMPORARY (begin)/,/TEMPORARY (end)/d' .golangci.yml > "$$cfg"; \
-	$(GOLANGCI_LINT) run --config "$$cfg" ./...
 
 $(GOLANGCI_LINT):
 	@mkdir -p $(dir $@)

@@ -68,21 +68,9 @@ func (ad *admin) ensureTopics(ctx context.Context, spec topicSpec, topics ...str
 			}
 			return fmt.Errorf("kafka-broker: create topics (brokers %s): %w", ad.brokers, err)
 		}
-		var retry []kafka.TopicSpecification
-		var last error
-		for i, r := range res {
-			switch code := r.Error.Code(); {
-			case code == kafka.ErrNoError:
-				ad.log.Info("kafka-broker: created topic", "topic", r.Topic, "partitions", spec.partitions)
-			case code == kafka.ErrTopicAlreadyExists:
-			case r.Error.IsRetriable() || code == kafka.ErrInvalidReplicationFactor || code == kafka.ErrBrokerNotAvailable ||
-				code == kafka.ErrNotController || code == kafka.ErrRequestTimedOut:
-				// A broker restarting or fenced for a moment: try again.
-				retry = append(retry, specs[i])
-				last = r.Error
-			default:
-				return createTopicError(ad.brokers, r.Topic, r.Error)
-			}
+		retry, last, err := ad.createdOrRetry(spec, specs, res)
+		if err != nil {
+			return err
 		}
 		if len(retry) == 0 {
 			return nil
@@ -90,12 +78,33 @@ func (ad *admin) ensureTopics(ctx context.Context, spec topicSpec, topics ...str
 		specs = retry
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kafka-broker: create topics (brokers %s, last error: %v): %w", ad.brokers, last, ctx.Err())
+			return fmt.Errorf("kafka-broker: create topics (brokers %s): %w (last error: %w)", ad.brokers, ctx.Err(), last)
 		case <-ad.closing:
 			return ErrClosed
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// createdOrRetry sorts CreateTopics results: created or there already, to
+// retry (a broker restarting or fenced for a moment), or a final error.
+func (ad *admin) createdOrRetry(spec topicSpec, specs []kafka.TopicSpecification, res []kafka.TopicResult) ([]kafka.TopicSpecification, error, error) {
+	var retry []kafka.TopicSpecification
+	var last error
+	for i, r := range res {
+		switch code := r.Error.Code(); {
+		case code == kafka.ErrNoError:
+			ad.log.Info("kafka-broker: created topic", "topic", r.Topic, "partitions", spec.partitions)
+		case code == kafka.ErrTopicAlreadyExists:
+		case r.Error.IsRetriable() || code == kafka.ErrInvalidReplicationFactor || code == kafka.ErrBrokerNotAvailable ||
+			code == kafka.ErrNotController || code == kafka.ErrRequestTimedOut:
+			retry = append(retry, specs[i])
+			last = r.Error
+		default:
+			return nil, nil, createTopicError(ad.brokers, r.Topic, r.Error)
+		}
+	}
+	return retry, last, nil
 }
 
 func (ad *admin) createTopics(ctx context.Context, specs []kafka.TopicSpecification) ([]kafka.TopicResult, error) {
@@ -147,7 +156,7 @@ func (ad *admin) metadata(ctx context.Context) (*kafka.Metadata, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s, last error: %v): %w", ad.brokers, err, ctx.Err())
+			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s): %w (last error: %w)", ad.brokers, ctx.Err(), err)
 		case <-ad.closing:
 			return nil, ErrClosed
 		case <-time.After(200 * time.Millisecond):

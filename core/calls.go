@@ -218,7 +218,7 @@ func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg 
 		m.replies.pending.remove(ev.CorrelationID, w)
 		if errors.Is(err, context.DeadlineExceeded) {
 			m.stats.timeouts.Add(1)
-			return nil, "timeout", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w before the broker acknowledged it: %v",
+			return nil, "timeout", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w before the broker acknowledged it: %w",
 				ev.CorrelationID, ev.Event, topic, ErrReplyTimeout, err)
 		}
 		if errors.Is(err, ErrClosed) {

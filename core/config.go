@@ -204,40 +204,30 @@ func (c Config) Validate() error {
 		return &ConfigError{"BootstrapServers", "required (host:port,...)"}
 	case strings.TrimSpace(c.Location) == "":
 		return &ConfigError{"Location", "required (the topic this service consumes)"}
-	case !ValidTopic(c.Location):
-		return &ConfigError{"Location", "not a valid topic name: " + strconv.Quote(c.Location)}
-	case c.ReplyTopic != "" && !ValidTopic(c.ReplyTopic):
-		return &ConfigError{"ReplyTopic", "not a valid topic name: " + strconv.Quote(c.ReplyTopic)}
-	case c.DeadLetterTopic != "" && !ValidTopic(c.DeadLetterTopic):
-		return &ConfigError{"DeadLetterTopic", "not a valid topic name: " + strconv.Quote(c.DeadLetterTopic)}
-	case c.RequestTimeout < 0:
-		return &ConfigError{"RequestTimeout", "must not be negative"}
-	case c.ProduceTimeout < 0:
-		return &ConfigError{"ProduceTimeout", "must not be negative"}
-	case c.MaxPendingRequests < 0:
-		return &ConfigError{"MaxPendingRequests", "must not be negative"}
-	case c.StorageMaxEvents < 0:
-		return &ConfigError{"StorageMaxEvents", "must not be negative"}
-	case c.StorageMaxBytes < 0:
-		return &ConfigError{"StorageMaxBytes", "must not be negative"}
-	case c.MaxHops < 0:
-		return &ConfigError{"MaxHops", "must not be negative"}
-	case c.StorageMaxAge < 0:
-		return &ConfigError{"StorageMaxAge", "must not be negative"}
-	case c.Workers < 0:
-		return &ConfigError{"Workers", "must not be negative"}
-	case c.PartitionQueue < 0:
-		return &ConfigError{"PartitionQueue", "must not be negative"}
-	case c.MaxRecordBytes < 0:
-		return &ConfigError{"MaxRecordBytes", "must not be negative"}
-	case c.MaxAttempts < 0:
-		return &ConfigError{"MaxAttempts", "must not be negative"}
-	case c.InitialBackoff < 0 || c.MaxBackoff < 0:
-		return &ConfigError{"InitialBackoff", "backoffs must not be negative"}
-	case c.TopicPartitions < 0:
-		return &ConfigError{"TopicPartitions", "must not be negative"}
-	case c.DrainTimeout < 0:
-		return &ConfigError{"DrainTimeout", "must not be negative"}
+	}
+	for _, t := range []struct{ field, name string }{
+		{"Location", c.Location}, {"ReplyTopic", c.ReplyTopic}, {"DeadLetterTopic", c.DeadLetterTopic},
+	} {
+		if t.name != "" && !ValidTopic(t.name) {
+			return &ConfigError{t.field, "not a valid topic name: " + strconv.Quote(t.name)}
+		}
+	}
+	for _, n := range []struct {
+		field string
+		value int64
+	}{
+		{"RequestTimeout", int64(c.RequestTimeout)}, {"ProduceTimeout", int64(c.ProduceTimeout)},
+		{"MaxPendingRequests", int64(c.MaxPendingRequests)}, {"StorageMaxEvents", int64(c.StorageMaxEvents)},
+		{"StorageMaxBytes", int64(c.StorageMaxBytes)}, {"MaxHops", int64(c.MaxHops)},
+		{"StorageMaxAge", int64(c.StorageMaxAge)}, {"Workers", int64(c.Workers)},
+		{"PartitionQueue", int64(c.PartitionQueue)}, {"MaxRecordBytes", int64(c.MaxRecordBytes)},
+		{"MaxAttempts", int64(c.MaxAttempts)}, {"InitialBackoff", int64(c.InitialBackoff)},
+		{"MaxBackoff", int64(c.MaxBackoff)}, {"TopicPartitions", int64(c.TopicPartitions)},
+		{"DrainTimeout", int64(c.DrainTimeout)},
+	} {
+		if n.value < 0 {
+			return &ConfigError{n.field, "must not be negative"}
+		}
 	}
 	for _, t := range c.ReplyTopicAllowList {
 		if t == "*" || (strings.HasSuffix(t, "*") && ValidTopic(strings.TrimSuffix(t, "*"))) {

@@ -147,66 +147,79 @@ func decodeDeadLetter(msg *kafka.Message) *DeadLetter {
 	for _, h := range msg.Headers {
 		v := string(h.Value)
 		d.Headers = append(d.Headers, DeadLetterHeader{Key: h.Key, Value: v})
-		switch h.Key {
-		case HeaderDLTError:
-			d.Error = v
-		case HeaderDLTErrorKind:
-			d.Kind = v
-		case HeaderDLTOriginalTopic:
-			d.OriginalTopic = v
-		case HeaderDLTOriginalPartition:
-			if n, err := strconv.ParseInt(v, 10, 32); err == nil {
-				d.OriginalPartition = int32(n)
-			}
-		case HeaderDLTOriginalOffset:
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				d.OriginalOffset = n
-			}
-		case HeaderDLTAttempts:
-			d.Attempts, _ = strconv.Atoi(v)
-		case HeaderDLTTruncated:
-			d.Truncated = nil
-			for _, c := range strings.Split(v, ",") {
-				if c = strings.TrimSpace(c); c != "" {
-					d.Truncated = append(d.Truncated, c)
-				}
-			}
-		case HeaderDLTOriginalSize:
-			d.OriginalSize, _ = strconv.Atoi(v)
-		case HeaderDLTValueDropped:
-			d.ValueDropped = v
-		case HeaderDLTInvalidFields:
-			if json.Valid(h.Value) {
-				d.InvalidFields = json.RawMessage(v)
-			}
-		case HeaderDLTRedriveCount:
-			d.RedriveCount, _ = strconv.Atoi(v)
-		case HeaderDLTRedriveSource:
-			d.RedriveSource = v
-		case HeaderCorrelationID:
+		if h.Key == HeaderCorrelationID {
 			headerID = v
+			continue
 		}
+		d.readHeader(h.Key, v)
 	}
-	if ev, err := decodeEvent(msg.Value); err == nil {
-		d.Event = ev
-		if ev.CorrelationID == "" {
-			ev.CorrelationID = d.Key
+	d.decodeValue(msg.Value)
+	for _, id := range []string{d.Key, headerID} {
+		if d.CorrelationID == "" {
+			d.CorrelationID = id
 		}
-		d.CorrelationID = ev.CorrelationID
-	} else {
-		d.DecodeError = err.Error()
-		d.RawValue = string(msg.Value)
-		if len(msg.Value) == 0 {
-			d.DecodeError = "the value is empty"
-		}
-	}
-	if d.CorrelationID == "" {
-		d.CorrelationID = d.Key
-	}
-	if d.CorrelationID == "" {
-		d.CorrelationID = headerID
 	}
 	return d
+}
+
+// readHeader keeps what a kafka_dlt-* header says.
+func (d *DeadLetter) readHeader(key, v string) {
+	switch key {
+	case HeaderDLTError:
+		d.Error = v
+	case HeaderDLTErrorKind:
+		d.Kind = v
+	case HeaderDLTOriginalTopic:
+		d.OriginalTopic = v
+	case HeaderDLTOriginalPartition:
+		if n, err := strconv.ParseInt(v, 10, 32); err == nil {
+			d.OriginalPartition = int32(n)
+		}
+	case HeaderDLTOriginalOffset:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			d.OriginalOffset = n
+		}
+	case HeaderDLTAttempts:
+		d.Attempts, _ = strconv.Atoi(v)
+	case HeaderDLTTruncated:
+		d.Truncated = nil
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" {
+				d.Truncated = append(d.Truncated, c)
+			}
+		}
+	case HeaderDLTOriginalSize:
+		d.OriginalSize, _ = strconv.Atoi(v)
+	case HeaderDLTValueDropped:
+		d.ValueDropped = v
+	case HeaderDLTInvalidFields:
+		if json.Valid([]byte(v)) {
+			d.InvalidFields = json.RawMessage(v)
+		}
+	case HeaderDLTRedriveCount:
+		d.RedriveCount, _ = strconv.Atoi(v)
+	case HeaderDLTRedriveSource:
+		d.RedriveSource = v
+	}
+}
+
+// decodeValue decodes the dead letter's value as an event, or says why it
+// is not one.
+func (d *DeadLetter) decodeValue(value []byte) {
+	ev, err := decodeEvent(value)
+	if err != nil {
+		d.DecodeError = err.Error()
+		d.RawValue = string(value)
+		if len(value) == 0 {
+			d.DecodeError = "the value is empty"
+		}
+		return
+	}
+	d.Event = ev
+	if ev.CorrelationID == "" {
+		ev.CorrelationID = d.Key
+	}
+	d.CorrelationID = ev.CorrelationID
 }
 
 // DeadLetterFilter selects dead letters; every field that is set must

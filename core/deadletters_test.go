@@ -327,7 +327,7 @@ func TestRedriveInterruptedResumes(t *testing.T) {
 		// stop reports whether to cancel the run at this outcome.
 		stop func(o core.RedriveOutcome, redriven int) bool
 	}{
-		{"after the first commit", func(o core.RedriveOutcome, redriven int) bool { return redriven == 1 }},
+		{"after the first commit", func(_ core.RedriveOutcome, redriven int) bool { return redriven == 1 }},
 		{"with a batch open", func(o core.RedriveOutcome, _ int) bool { return o.Status == core.RedriveSkipped }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -474,8 +474,7 @@ func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
 	}
 	// The undecodable value went as it was, and came back counted.
 	f.waitDeadLettered(t, 10) // the junk, the no-route event and the reply again
-	var junk []*core.DeadLetter
-	junk = list(t, d, core.DeadLetterFilter{CorrelationID: "junk"})
+	junk := list(t, d, core.DeadLetterFilter{CorrelationID: "junk"})
 	if len(junk) != 2 || junk[1].RedriveCount != 1 || junk[1].RawValue != "{not json" || junk[1].RedriveSource != fmt.Sprintf("%s/%d@%d", d.Topic(), junk[0].Partition, junk[0].Offset) {
 		t.Fatalf("the forced junk record: %+v", junk)
 	}

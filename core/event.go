@@ -148,8 +148,8 @@ func (e *EventObject) Clone() *EventObject {
 	return &c
 }
 
-// Topic, Partition and Offset tell where a consumed event was read from;
-// ok is false for an event that was not consumed.
+// Source tells where a consumed event was read from: its topic, partition
+// and offset; ok is false for an event that was not consumed.
 func (e *EventObject) Source() (topic string, partition int32, offset int64, ok bool) {
 	if e == nil || e.meta == nil {
 		return "", 0, 0, false

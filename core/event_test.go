@@ -100,12 +100,12 @@ func TestEventObjectDefaults(t *testing.T) {
 		t.Fatal("object correlation_id accepted")
 	}
 	// Missing fields decode to the package's defaults.
-	var min core.EventObject
-	if err := json.Unmarshal([]byte(`{"correlation_id":"x","event":"e"}`), &min); err != nil {
+	var minimal core.EventObject
+	if err := json.Unmarshal([]byte(`{"correlation_id":"x","event":"e"}`), &minimal); err != nil {
 		t.Fatal(err)
 	}
-	if min.Status != "pending" || string(min.Data) != "{}" || len(min.AuditLog) != 0 {
-		t.Fatalf("defaults after decode: %+v", min)
+	if minimal.Status != "pending" || string(minimal.Data) != "{}" || len(minimal.AuditLog) != 0 {
+		t.Fatalf("defaults after decode: %+v", minimal)
 	}
 }
 

@@ -88,7 +88,7 @@ func Example_processAllEvents() {
 		log.Fatal(err)
 	}
 	router := core.NewEventRouter("inventory")
-	router.BindEvent("restock", func(ctx context.Context, ev *core.EventObject) error {
+	router.BindEvent("restock", func(_ context.Context, ev *core.EventObject) error {
 		var in struct{ Item string }
 		_ = ev.Decode(&in)
 		fmt.Println("restocking", in.Item)
@@ -116,11 +116,11 @@ func Example_processAllEvents() {
 func ExampleEventRouter_IncludeBinder() {
 	module := core.NewEventRouter("module")
 	test := core.NewEventRouter("test")
-	test.BindEvent("return", func(ctx context.Context, ev *core.EventObject) error {
+	test.BindEvent("return", func(_ context.Context, ev *core.EventObject) error {
 		fmt.Println("handled", ev.Event)
 		return nil
 	})
-	test.BindEvent("*", func(ctx context.Context, ev *core.EventObject) error {
+	test.BindEvent("*", func(_ context.Context, ev *core.EventObject) error {
 		fmt.Println("wildcard", ev.Event)
 		return nil
 	})

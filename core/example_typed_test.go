@@ -34,7 +34,7 @@ func Example_typed() {
 	greeter, _ := core.NewManager(core.Config{BootstrapServers: broker.BootstrapServers(), Location: "greeter"}, quiet)
 	defer greeter.Close(ctx)
 	greet := core.NewEventRouter("greet")
-	core.HandleEvent(greet, "hello", func(ctx context.Context, in Greet) (Greeting, error) {
+	core.HandleEvent(greet, "hello", func(_ context.Context, in Greet) (Greeting, error) {
 		return Greeting{Message: "hello " + in.Name}, nil
 	})
 	root := core.NewEventRouter("greeter")

@@ -169,7 +169,7 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 	cfg := m.cfg
 	m.guard = newStartGuard(cfg, func() bool { s := m.state.Load(); return s == stateStarting || s == stateNew })
-	m.send = newSender(p, cfg.BootstrapServers, m.log, &m.tel, &m.stats, m.guard.noteClient, m.closingCtx)
+	m.send = newSender(m.closingCtx, p, cfg.BootstrapServers, m.log, &m.tel, &m.stats, m.guard.noteClient)
 	m.admin = &admin{a: a, brokers: cfg.BootstrapServers, log: m.log, closing: m.closing, startErr: m.guard.take}
 	m.topics = newTopicDirectory(m.admin.describeTopic)
 	m.policy = newReplyPolicy(cfg, m.topics)

@@ -73,7 +73,7 @@ func requestAll(m *core.Manager, topic string, base, count int, errs chan<- erro
 			}
 			var out struct{ N int }
 			if err := rep.Decode(&out); err != nil || out.N != i || rep.CorrelationID != ev.CorrelationID {
-				errs <- fmt.Errorf("request %d: cross-talk: got n=%d id=%s want id=%s (%v)", i, out.N, rep.CorrelationID, ev.CorrelationID, err)
+				errs <- fmt.Errorf("request %d: cross-talk: got n=%d id=%s want id=%s (%w)", i, out.N, rep.CorrelationID, ev.CorrelationID, err)
 			}
 		}(i)
 	}

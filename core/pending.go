@@ -13,8 +13,8 @@ type pendingRequests struct {
 	closed bool
 }
 
-func newPendingRequests(max int) *pendingRequests {
-	return &pendingRequests{max: max, m: make(map[string]chan *EventObject)}
+func newPendingRequests(limit int) *pendingRequests {
+	return &pendingRequests{max: limit, m: make(map[string]chan *EventObject)}
 }
 
 var errDuplicateRequest = errors.New("a request with this correlation ID is already pending")

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -27,7 +28,7 @@ func TestPendingRemoveRacingDeliver(t *testing.T) {
 func TestPendingClosedRefusesNewWaiters(t *testing.T) {
 	p := newPendingRequests(0)
 	p.closeAll()
-	if _, err := p.add("x"); err != ErrClosed {
+	if _, err := p.add("x"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("add after closeAll = %v, want ErrClosed", err)
 	}
 }

@@ -70,8 +70,8 @@ func (r *replyConsumer) position(ctx context.Context) error {
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("kafka-broker: position reply consumer on %s (brokers %s, last error: %v): %w",
-					topic, r.brokers, err, ctx.Err())
+				return fmt.Errorf("kafka-broker: position reply consumer on %s (brokers %s): %w (last error: %w)",
+					topic, r.brokers, ctx.Err(), err)
 			case <-r.closing:
 				return ErrClosed
 			case <-time.After(200 * time.Millisecond):
@@ -99,7 +99,7 @@ func (r *replyConsumer) watermarks(ctx context.Context, topic string) ([]kafka.T
 	tps := make([]kafka.TopicPartition, 0, len(tm.Partitions))
 	for _, p := range tm.Partitions {
 		if p.Error.Code() != kafka.ErrNoError || p.Leader < 0 {
-			return nil, fmt.Errorf("partition %s/%d not ready: %v", topic, p.ID, p.Error)
+			return nil, fmt.Errorf("partition %s/%d not ready: %w", topic, p.ID, p.Error)
 		}
 		_, high, err := r.c.QueryWatermarkOffsets(topic, p.ID, timeoutMs(ctx, 10*time.Second))
 		if err != nil {

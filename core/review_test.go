@@ -57,7 +57,7 @@ func TestHandlerRequestReplyOnOwnPartition(t *testing.T) {
 	cfg.TopicPartitions = 1 // every reply lands on the asking handler's partition
 	errc := make(chan error, 1)
 	r := core.NewEventRouter("root")
-	r.BindEvent("start", func(ctx context.Context, ev *core.EventObject) error {
+	r.BindEvent("start", func(ctx context.Context, _ *core.EventObject) error {
 		m, _ := core.FromContext(ctx)
 		q, _ := core.NewEventObject("ask", nil)
 		rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
@@ -119,7 +119,7 @@ func TestCloseLeavesRequestingHandlerUncommitted(t *testing.T) {
 	var calls atomic.Int32
 	handlerErr := make(chan error, 1)
 	r := core.NewEventRouter("root")
-	r.BindEvent("work", func(ctx context.Context, ev *core.EventObject) error {
+	r.BindEvent("work", func(ctx context.Context, _ *core.EventObject) error {
 		m, _ := core.FromContext(ctx)
 		q, _ := core.NewEventObject("ask", nil)
 		_, err := m.Request(ctx, silent.Location, q)

@@ -100,7 +100,7 @@ func TestRouterHandlerErrorUnchanged(t *testing.T) {
 	r := core.NewEventRouter("r")
 	r.BindEvent("fail", func(context.Context, *core.EventObject) error { return sentinel })
 	err := r.ExecuteEvent(context.Background(), &core.EventObject{Event: "fail"})
-	if err != sentinel {
+	if !errors.Is(err, sentinel) {
 		t.Fatalf("err = %v, want the handler's error itself", err)
 	}
 }

@@ -50,8 +50,8 @@ type asyncSend struct {
 	retry *backoff.ExponentialBackOff
 }
 
-func newSender(p *kafka.Producer, brokers string, log *slog.Logger, tel *telemetry, stats *counters,
-	onError func(kafka.Error), stop context.Context) *sender {
+func newSender(stop context.Context, p *kafka.Producer, brokers string, log *slog.Logger, tel *telemetry, stats *counters,
+	onError func(kafka.Error)) *sender {
 	s := &sender{p: p, brokers: brokers, log: log, rlog: newRateLogger(log), tel: tel, stats: stats, onError: onError,
 		closed: make(chan struct{}), events: make(chan struct{}),
 		acks: make(chan kafka.Event, 4096), acksDone: make(chan struct{}), stop: stop}
@@ -108,7 +108,7 @@ func (s *sender) acked(a *asyncSend, err error) {
 	case err == nil:
 		s.stats.produced.Add(1)
 	case s.stop.Err() != nil && !permanentProduceError(err):
-		err = fmt.Errorf("kafka-broker: produce to %s: %w (%v)", a.topic, errShuttingDown, err)
+		err = fmt.Errorf("kafka-broker: produce to %s: %w (%w)", a.topic, errShuttingDown, err)
 	default:
 		err = produceError(a.topic, err)
 	}

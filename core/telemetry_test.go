@@ -83,7 +83,7 @@ func TestTraceAcrossRequestReply(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, a := range process.Attributes() {
-		attrs[string(a.Key)] = a.Value.Emit()
+		attrs[string(a.Key)] = a.Value.String()
 	}
 	if attrs["messaging.system"] != "kafka" || attrs["messaging.destination.name"] != respCfg.Location ||
 		attrs["messaging.operation.type"] != "process" || attrs["messaging.message.id"] != ev.CorrelationID {
@@ -101,7 +101,7 @@ type recordingSampler struct {
 func (s *recordingSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
 	attrs := map[string]string{}
 	for _, a := range p.Attributes {
-		attrs[string(a.Key)] = a.Value.Emit()
+		attrs[string(a.Key)] = a.Value.String()
 	}
 	s.mu.Lock()
 	s.attrs[p.Name] = attrs

@@ -102,13 +102,6 @@ func (d *topicDirectory) lookup(ctx context.Context, topic string) (topicInfo, e
 	return info, nil
 }
 
-// forget drops what is known of topic, so that the next lookup asks again.
-func (d *topicDirectory) forget(topic string) {
-	d.mu.Lock()
-	delete(d.known, topic)
-	d.mu.Unlock()
-}
-
 func ttlOf(info topicInfo) time.Duration {
 	if info.exists {
 		return topicKnownTTL

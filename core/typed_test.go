@@ -43,13 +43,13 @@ func typedResponder(t *testing.T) (*core.Manager, <-chan orderCreated) {
 	t.Helper()
 	created := make(chan orderCreated, 16)
 	orders := core.NewEventRouter("orders")
-	core.HandleEvent(orders, "create", func(ctx context.Context, in createOrder) (order, error) {
+	core.HandleEvent(orders, "create", func(_ context.Context, in createOrder) (order, error) {
 		if in.Customer == "nobody" {
 			return order{}, core.ErrorReply(http.StatusNotFound, "no customer %q", in.Customer)
 		}
 		return order{ID: 7, Customer: in.Customer, Items: in.Items}, nil
 	})
-	core.OnEvent(orders, "created", func(ctx context.Context, in orderCreated) error {
+	core.OnEvent(orders, "created", func(_ context.Context, in orderCreated) error {
 		created <- in
 		return nil
 	})

@@ -81,7 +81,7 @@ func (c *fakeConsumer) revoke(ps ...int32) {
 	c.poke()
 }
 
-func (c *fakeConsumer) Subscribe(topic string, rebalance func(kafka.Event) error) error {
+func (c *fakeConsumer) Subscribe(_ string, rebalance func(kafka.Event) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rebalance = rebalance

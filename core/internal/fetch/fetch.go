@@ -258,7 +258,7 @@ func (f *Fetcher) store(w *worker, tp kafka.TopicPartition) {
 func (f *Fetcher) commit(ctx context.Context) {
 	err := f.c.Commit(ctx)
 	var kerr kafka.Error
-	if err != nil && !(errors.As(err, &kerr) && kerr.Code() == kafka.ErrNoOffset) {
+	if err != nil && (!errors.As(err, &kerr) || kerr.Code() != kafka.ErrNoOffset) {
 		f.offMu.Lock()
 		offsets := maps.Clone(f.uncommitted)
 		f.offMu.Unlock()
