@@ -15,13 +15,28 @@
 //	reply, err := m.Request(ctx, "billing", ev)
 //	err = m.Close(ctx)                  // drain handlers, commit, flush
 //
-// # Dispatch of consumed records
+// # How it works
+//
+// A Manager is a facade that wires small parts: the fetcher
+// (core/internal/fetch: the consumer group, a worker per partition, flow
+// control, offsets stored in partition order as each record's acks
+// complete), the dispatcher (decode, hop limit, replies, router with
+// retries, storage, dead letters), the replies (pending requests, the reply
+// consumer, forwarding) and the sender (the producer; sends that wait for
+// their ack and sends that do not).
 //
 // A record read from the Location topic goes, in order of preference, to the
 // Request or ConsumerStorage.Consume call awaiting its correlation ID, to the
-// router when one is set, or into the ConsumerStorage. Its offset is committed
-// only after that. Records that cannot be decoded, and events whose handler
-// keeps failing, go to the dead-letter topic.
+// router when one is set, or into the ConsumerStorage. A handler's Reply and
+// Produce calls are queued in the producer (pipelined): the next record of
+// the partition is handled meanwhile, and the record's offset is committed
+// only once they are acknowledged (AwaitAcks waits for them). Records that
+// cannot be decoded, and events whose handler keeps failing, go to the
+// dead-letter topic.
+//
+// A Request registers its waiter, produces the event with the
+// kafka_replyTopic header, and waits; the reply consumer reads the reply
+// topic without group membership and hands the reply over.
 //
 // # Delivery
 //
