@@ -13,7 +13,7 @@ GOLANGCI_LINT         ?= $(KB_CACHE_DIR)/bin/golangci-lint-$(GOLANGCI_LINT_VERSI
 
 ## test: unit and integration tests on the embedded broker, with -race
 test:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -parallel 4 -timeout 20m $(PKGS)
 
 ## test-kafka: the same suite against a real Apache Kafka broker (started from Maven Central jars
 ## unless KAFKA_BOOTSTRAP_SERVERS is set)

@@ -158,6 +158,7 @@ func wantCounts(t *testing.T, what string, res *core.RedriveResult, read, skippe
 // second redrive of them is refused unless forced; a dry run changes
 // nothing; the metric counts by kind and outcome.
 func TestRedriveReplaysFixedFailuresOnce(t *testing.T) {
+	t.Parallel()
 	f := startFlaky(t, flakyConfig(t, 2, nil))
 	f.broken.Store(true)
 	const n = 5
@@ -322,6 +323,7 @@ func TestRedriveReplaysFixedFailuresOnce(t *testing.T) {
 // same job resumes after them: every event is handled once. The second
 // case interrupts with a batch open, whose records are aborted.
 func TestRedriveInterruptedResumes(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		name string
 		// stop reports whether to cancel the run at this outcome.
@@ -384,6 +386,7 @@ func TestRedriveInterruptedResumes(t *testing.T) {
 // letter whose value was cut (always), whose headers were cut or whose value
 // is not an event (unless forced), a record past MaxRedrives (always).
 func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
+	t.Parallel()
 	// A dead-letter topic that takes records of 3000 bytes at most makes the
 	// service cut the large dead letters.
 	cfg := flakyConfig(t, 1, map[string]string{"max.message.bytes": "3000"})
@@ -485,6 +488,7 @@ func TestRedriveRefusesWhatCannotBeReplayed(t *testing.T) {
 // dead-letter, ledger or internal topic. A topic that does not exist fails
 // the entry, and the next run of the job retries it.
 func TestRedriveTargets(t *testing.T) {
+	t.Parallel()
 	cfg := kafkatest.Config(t, "svc")
 	cfg.DeadLetterTopic = cfg.Location + ".dlq"
 	kafkatest.CreateTopic(t, cfg.DeadLetterTopic, 1)
@@ -559,6 +563,7 @@ func TestRedriveTargets(t *testing.T) {
 // ledger, and the earlier one stops at its next transaction. Every event is
 // handled once.
 func TestRedriveFencesAnEarlierRun(t *testing.T) {
+	t.Parallel()
 	f := startFlaky(t, flakyConfig(t, 1, nil))
 	f.broken.Store(true)
 	var ids []string
@@ -597,6 +602,7 @@ func TestRedriveFencesAnEarlierRun(t *testing.T) {
 // of the topic: after the topic is deleted and created again, a new dead
 // letter at the same position is not taken for the old one.
 func TestRedriveLedgerKeepsToItsTopic(t *testing.T) {
+	t.Parallel()
 	cfg := kafkatest.Config(t, "svc")
 	cfg.DeadLetterTopic = cfg.Location + ".dlq"
 	kafkatest.CreateTopic(t, cfg.Location, 1)
@@ -633,6 +639,7 @@ func TestRedriveLedgerKeepsToItsTopic(t *testing.T) {
 }
 
 func TestDeadLettersGet(t *testing.T) {
+	t.Parallel()
 	f := startFlaky(t, flakyConfig(t, 1, nil))
 	id := f.produce(t, "nobody.home", map[string]int{"n": 1})
 	f.waitDeadLettered(t, 1)
@@ -660,6 +667,7 @@ func TestDeadLettersGet(t *testing.T) {
 }
 
 func TestDeadLetterFilter(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	dl := &core.DeadLetter{
 		Kind: core.DeadLetterHandler, Error: "Payment Service says: broken", Timestamp: at,
@@ -713,6 +721,7 @@ func TestDeadLetterFilter(t *testing.T) {
 }
 
 func TestDeadLetterCut(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		dl   core.DeadLetter
 		want bool

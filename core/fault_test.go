@@ -3,120 +3,19 @@ package core_test
 import (
 	"bufio"
 	"context"
-	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
-	"github.com/kafka-broker/kafka-broker-go/internal/realkafka"
 )
-
-// collector is a router that records every handled correlation ID.
-type collector struct {
-	mu   sync.Mutex
-	seen map[string]int
-}
-
-func newCollector() *collector { return &collector{seen: map[string]int{}} }
-
-func (c *collector) router() *core.EventRouter {
-	r := core.NewEventRouter("root")
-	r.BindEvent("#", func(_ context.Context, ev *core.EventObject) error {
-		c.mu.Lock()
-		c.seen[ev.CorrelationID]++
-		c.mu.Unlock()
-		return nil
-	})
-	return r
-}
-
-// waitAll waits until every id was seen, and returns the duplicates.
-func (c *collector) waitAll(t *testing.T, ids []string, timeout time.Duration) int {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		c.mu.Lock()
-		missing, dups := 0, 0
-		for _, id := range ids {
-			switch n := c.seen[id]; {
-			case n == 0:
-				missing++
-			case n > 1:
-				dups++
-			}
-		}
-		c.mu.Unlock()
-		if missing == 0 {
-			return dups
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d acknowledged events never handled", missing, len(ids))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// produceMany runs workers goroutines producing total events to topic while
-// during() runs. It returns the IDs whose Produce returned nil, and fails the
-// test when a failed Produce took longer than its ctx allowed.
-func produceMany(t *testing.T, m *core.Manager, topic string, workers, total int, perCall time.Duration, during func()) []string {
-	t.Helper()
-	var mu sync.Mutex
-	var acked []string
-	failed := 0
-	var wg sync.WaitGroup
-	started := make(chan struct{})
-	var once sync.Once
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < total; i += workers {
-				ev, _ := core.NewEventObject("stream.item", map[string]int{"i": i})
-				ctx, cancel := context.WithTimeout(context.Background(), perCall)
-				t0 := time.Now()
-				err := m.Produce(ctx, topic, ev)
-				took := time.Since(t0)
-				cancel()
-				mu.Lock()
-				if err == nil {
-					acked = append(acked, ev.CorrelationID)
-				} else {
-					failed++
-					if took > perCall+2*time.Second {
-						t.Errorf("failed Produce took %v, past its ctx of %v: %v", took, perCall, err)
-					}
-				}
-				n := len(acked) + failed
-				mu.Unlock()
-				if n == total/10 {
-					once.Do(func() { close(started) })
-				}
-			}
-		}(w)
-	}
-	<-started
-	during()
-	wg.Wait()
-	t.Logf("produced %d: %d acknowledged, %d failed with an error", total, len(acked), failed)
-	return acked
-}
-
-func realBroker(t *testing.T) *realkafka.Broker {
-	t.Helper()
-	b, ok := realkafka.FromEnv()
-	if !ok {
-		t.Skip("needs the real broker of make test-kafka (KAFKA_SCRIPT)")
-	}
-	return b
-}
 
 func TestProduceAcrossBrokerRestart(t *testing.T) {
 	b := realBroker(t)
@@ -223,21 +122,85 @@ func TestConsumerProcessKilled(t *testing.T) {
 	}
 }
 
-func readLines(t *testing.T, path string) (map[string]int, int) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+// TestResponderCrashTakeover: two responder processes share the Location's
+// partitions; one is SIGKILLed while requests are in flight and restarted a
+// second later. Every request, with the default 30 s deadline, gets its
+// reply: the crashed member's partitions serve again within the group's
+// session timeout (6 s by default; librdkafka's 45 s used to fail most of
+// them). The measured takeover is logged.
+func TestResponderCrashTakeover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs responder processes")
+	}
+	bin := buildResponder(t)
+	location := kafkatest.Name(t, "work")
+	dir := t.TempDir()
+	a := startResponderProc(t, bin, location, filepath.Join(dir, "a.txt"))
+	startResponderProc(t, bin, location, filepath.Join(dir, "b.txt"))
+	requester := startManager(t, kafkatest.Config(t, "api"))
+
+	type result struct {
+		sent, done time.Time
+		err        error
+	}
+	var (
+		mu      sync.Mutex
+		results []result
+		replies atomic.Int64
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ev, _ := core.NewEventObject("work.echo", map[string]int{"loop": i, "n": n})
+				sent := time.Now()
+				_, err := requester.Request(context.Background(), location, ev) // RequestTimeout: 30 s
+				mu.Lock()
+				results = append(results, result{sent, time.Now(), err})
+				mu.Unlock()
+				if err == nil {
+					replies.Add(1)
+				}
+			}
+		}()
+	}
+	waitFor(t, func() bool { return replies.Load() >= 200 })
+	killed := time.Now()
+	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	seen := map[string]int{}
-	dups := 0
-	for _, l := range strings.Split(string(b), "\n") {
-		if l == "" {
+	_ = a.cmd.Wait()
+	time.Sleep(time.Second) // the crashed instance is restarted a second later, as an orchestrator would
+	startResponderProc(t, bin, location, filepath.Join(dir, "a2.txt"))
+	before := replies.Load()
+	waitFor(t, func() bool { return replies.Load() >= before+200 })
+	close(stop)
+	wg.Wait()
+
+	var failed int
+	var takeover time.Duration
+	for _, r := range results {
+		if r.err != nil {
+			failed++
+			t.Errorf("request sent %v after the kill: %v", r.sent.Sub(killed).Round(time.Millisecond), r.err)
 			continue
 		}
-		if seen[l]++; seen[l] == 2 {
-			dups++
+		// Requests in flight at the kill, or sent just after, to the crashed
+		// member's partitions wait for the takeover.
+		if r.sent.Before(killed.Add(time.Second)) && r.done.After(killed) {
+			takeover = max(takeover, r.done.Sub(killed))
 		}
 	}
-	return seen, dups
+	summary := fmt.Sprintf("takeover after a responder SIGKILL: %v (last request in flight at the kill answered); %d requests, %d failed",
+		takeover.Round(100*time.Millisecond), len(results), failed)
+	t.Log(summary)
+	fmt.Fprintln(os.Stderr, "TestResponderCrashTakeover:", summary)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,30 @@ import (
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
 
+func TestUnreachableBroker(t *testing.T) {
+	cfg := core.Config{BootstrapServers: "127.0.0.1:1", Location: "nowhere"}
+	m, err := core.NewManager(cfg, core.WithLogger(kafkatest.Logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(kafkatest.Context(t, 10*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	err = m.InitConsumer(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("InitConsumer = %v, want a deadline error naming the broker", err)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	ev, _ := core.NewEventObject("a", nil)
+	err = m.Produce(ctx2, "nowhere", ev)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("Produce = %v, want a deadline error naming the broker", err)
+	}
+}
+
 func TestProduceConsumeStorage(t *testing.T) {
+	t.Parallel()
 	cfg := kafkatest.Config(t, "svc")
 	m := startManager(t, cfg)
 	ev, err := core.NewEventObject("test.return", map[string]any{"n": 1})
@@ -47,6 +71,7 @@ func TestProduceConsumeStorage(t *testing.T) {
 }
 
 func TestRequestReplyConcurrent(t *testing.T) {
+	t.Parallel()
 	respCfg := kafkatest.Config(t, "svc")
 	responder := startManager(t, respCfg)
 	r := core.NewEventRouter("svc")
@@ -105,6 +130,7 @@ func TestRequestReplyConcurrent(t *testing.T) {
 }
 
 func TestRequestTimeout(t *testing.T) {
+	t.Parallel()
 	cfg := kafkatest.Config(t, "svc")
 	m := startManager(t, cfg)
 	m.SetRouter(core.NewEventRouter("nobody")) // consumed requests go nowhere

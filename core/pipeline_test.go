@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
 	"github.com/kafka-broker/kafka-broker-go/core"
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
@@ -20,6 +18,7 @@ import (
 // of the partition is handled meanwhile); AwaitAcks waits for the broker's
 // acknowledgement. The requester gets every reply, in any case.
 func TestPipelinedRepliesAndAwaitAcks(t *testing.T) {
+	t.Parallel()
 	respCfg := kafkatest.Config(t, "svc")
 	respCfg.TopicPartitions = 1
 	var awaited atomic.Int32
@@ -77,6 +76,7 @@ func TestPipelinedRepliesAndAwaitAcks(t *testing.T) {
 // dead-lettered with kind send_failed, and only then is its offset
 // committed (a new member of the group does not handle it again).
 func TestReplyRefusedAfterTheHandlerReturned(t *testing.T) {
+	t.Parallel()
 	replies := kafkatest.Name(t, "small") + ".replies"
 	kafkatest.CreateTopicWithConfig(t, replies, 1, map[string]string{"max.message.bytes": "2000"})
 	cfg := kafkatest.Config(t, "svc")
@@ -113,6 +113,7 @@ func TestReplyRefusedAfterTheHandlerReturned(t *testing.T) {
 // ProduceAsync returns once queued and reports each ack to its callback;
 // Flush waits for them all. A topic that does not exist fails at once.
 func TestProduceAsyncAndFlush(t *testing.T) {
+	t.Parallel()
 	m := startManager(t, kafkatest.Config(t, "svc"))
 	topic := kafkatest.Topic(t, "events", 3)
 	const n = 1000
@@ -143,5 +144,3 @@ func TestProduceAsyncAndFlush(t *testing.T) {
 		t.Fatalf("ProduceAsync to a missing topic: %v, want ErrUnknownTopic", err)
 	}
 }
-
-func kafkaHeader(key, value string) kafka.Header { return kafka.Header{Key: key, Value: []byte(value)} }

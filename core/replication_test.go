@@ -13,6 +13,7 @@ import (
 // meet fails InitConsumer at once, naming the factor and the broker count,
 // instead of retrying the broker's refusal until ctx ends.
 func TestReplicationFactorAboveBrokers(t *testing.T) {
+	t.Parallel()
 	cfg := kafkatest.Config(t, "svc")
 	cfg.ReplicationFactor = 99
 	m := newManager(t, cfg)

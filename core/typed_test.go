@@ -228,6 +228,7 @@ func TestCallDecodesPythonStyleReply(t *testing.T) {
 }
 
 func TestRemoteErrorFromPythonErrorReply(t *testing.T) {
+	t.Parallel()
 	// EventObject.as_reply() of the Python package, status "error".
 	rep := &core.EventObject{CorrelationID: "c1", Status: "error", Event: "x.y",
 		Data: json.RawMessage(`{"message": "Internal Server Error", "status_code": 500, "payload": {"a": 1}}`)}
@@ -250,6 +251,7 @@ func TestRemoteErrorFromPythonErrorReply(t *testing.T) {
 }
 
 func TestDecodeValid(t *testing.T) {
+	t.Parallel()
 	type nested struct {
 		When  time.Time `json:"when"`
 		Email string    `json:"email" validate:"omitempty,email"`
@@ -307,6 +309,7 @@ func TestDecodeValid(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
+	t.Parallel()
 	orders := core.NewEventRouter("orders")
 	core.HandleEvent(orders, "create", func(context.Context, createOrder) (order, error) { return order{}, nil })
 	core.OnEvent(orders, "*", func(context.Context, orderCreated) error { return nil })
