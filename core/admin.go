@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -64,9 +63,9 @@ func (ad *admin) ensureTopics(ctx context.Context, spec topicSpec, topics ...str
 		res, err := ad.createTopics(ctx, specs)
 		if err != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("kafka-broker: create topics (brokers %s): %w", ad.brokers, ctx.Err())
+				return errorf("kafka-broker: create topics (brokers %s): %w", ad.brokers, ctx.Err())
 			}
-			return fmt.Errorf("kafka-broker: create topics (brokers %s): %w", ad.brokers, err)
+			return errorf("kafka-broker: create topics (brokers %s): %w", ad.brokers, err)
 		}
 		retry, last, err := ad.createdOrRetry(spec, specs, res)
 		if err != nil {
@@ -78,7 +77,7 @@ func (ad *admin) ensureTopics(ctx context.Context, spec topicSpec, topics ...str
 		specs = retry
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kafka-broker: create topics (brokers %s): %w (last error: %w)", ad.brokers, ctx.Err(), last)
+			return errorf("kafka-broker: create topics (brokers %s): %w (last error: %w)", ad.brokers, ctx.Err(), last)
 		case <-ad.closing:
 			return ErrClosed
 		case <-time.After(200 * time.Millisecond):
@@ -152,11 +151,11 @@ func (ad *admin) metadata(ctx context.Context) (*kafka.Metadata, error) {
 		retriable := errors.As(err, &kerr) && (kerr.Code() == kafka.ErrTransport ||
 			kerr.Code() == kafka.ErrAllBrokersDown || kerr.Code() == kafka.ErrTimedOut || kerr.IsRetriable())
 		if !retriable {
-			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s): %w", ad.brokers, err)
+			return nil, errorf("kafka-broker: read metadata (brokers %s): %w", ad.brokers, err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("kafka-broker: read metadata (brokers %s): %w (last error: %w)", ad.brokers, ctx.Err(), err)
+			return nil, errorf("kafka-broker: read metadata (brokers %s): %w (last error: %w)", ad.brokers, ctx.Err(), err)
 		case <-ad.closing:
 			return nil, ErrClosed
 		case <-time.After(200 * time.Millisecond):
@@ -192,7 +191,7 @@ func (ad *admin) ping(ctx context.Context) error {
 		return ErrClosed
 	}
 	if _, err := ad.a.GetMetadata(nil, false, timeoutMs(ctx, 5*time.Second)); err != nil {
-		return fmt.Errorf("kafka-broker: brokers %s unreachable: %w", ad.brokers, err)
+		return errorf("kafka-broker: brokers %s unreachable: %w", ad.brokers, err)
 	}
 	return nil
 }

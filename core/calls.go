@@ -54,7 +54,7 @@ func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*k
 		return nil, fmt.Errorf("kafka-broker: produce to %s: event %q has no correlation ID (use NewEventObject)", topic, ev.Event)
 	}
 	if hops := len(ev.AuditLog) + 1; m.cfg.MaxHops > 0 && hops > m.cfg.MaxHops {
-		return nil, fmt.Errorf("kafka-broker: produce to %s: event %q: %w: %d hops, MaxHops %d", topic, ev.Event, ErrHopLimit, hops, m.cfg.MaxHops)
+		return nil, errorf("kafka-broker: produce to %s: event %q: %w: %d hops, MaxHops %d", topic, ev.Event, ErrHopLimit, hops, m.cfg.MaxHops)
 	}
 	// MarshalJSON directly: json.Marshal would re-scan its output, and the
 	// encoder checks Data anyway (json.Valid only words the error).
@@ -63,7 +63,7 @@ func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*k
 		if len(ev.Data) > 0 && !json.Valid(ev.Data) {
 			return nil, fmt.Errorf("kafka-broker: produce to %s: event %q: data is not valid JSON", topic, ev.Event)
 		}
-		return nil, fmt.Errorf("kafka-broker: produce to %s: encode event %q: %w", topic, ev.Event, err)
+		return nil, errorf("kafka-broker: produce to %s: encode event %q: %w", topic, ev.Event, err)
 	}
 	if partition < 0 {
 		partition = kafka.PartitionAny
@@ -144,7 +144,7 @@ func (m *Manager) topicExists(ctx context.Context, topic string) error {
 		return nil // Config.Kafka turned librdkafka's auto-creation on
 	}
 	if _, err := m.topics.require(ctx, topic); errors.Is(err, ErrUnknownTopic) {
-		return fmt.Errorf("kafka-broker: produce to %s: %w (create it first; this library never auto-creates topics)", topic, ErrUnknownTopic)
+		return errorf("kafka-broker: produce to %s: %w (create it first; this library never auto-creates topics)", topic, ErrUnknownTopic)
 	}
 	return nil
 }
@@ -185,7 +185,7 @@ func (m *Manager) Request(ctx context.Context, topic string, ev *EventObject) (*
 	}
 	w, err := m.replies.pending.add(ev.CorrelationID)
 	if err != nil {
-		return nil, fmt.Errorf("kafka-broker: request %s to %s: %w", ev.CorrelationID, topic, err)
+		return nil, errorf("kafka-broker: request %s to %s: %w", ev.CorrelationID, topic, err)
 	}
 	m.replies.sent.add(ev.CorrelationID, sentByRequest)
 	start := time.Now()
@@ -207,7 +207,7 @@ func (m *Manager) sendRequest(ctx context.Context, msg *kafka.Message) error {
 	defer stop()
 	err := m.send.send(ctx, msg)
 	if err != nil && errors.Is(context.Cause(ctx), ErrClosed) {
-		return fmt.Errorf("kafka-broker: request to %s: %w", *msg.TopicPartition.Topic, ErrClosed)
+		return errorf("kafka-broker: request to %s: %w", *msg.TopicPartition.Topic, ErrClosed)
 	}
 	return err
 }
@@ -218,7 +218,7 @@ func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg 
 		m.replies.pending.remove(ev.CorrelationID, w)
 		if errors.Is(err, context.DeadlineExceeded) {
 			m.stats.timeouts.Add(1)
-			return nil, "timeout", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w before the broker acknowledged it: %w",
+			return nil, "timeout", errorf("kafka-broker: request %s (event %q to %s): %w before the broker acknowledged it: %w",
 				ev.CorrelationID, ev.Event, topic, ErrReplyTimeout, err)
 		}
 		if errors.Is(err, ErrClosed) {
@@ -230,7 +230,7 @@ func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg 
 	select {
 	case reply := <-w:
 		if reply == nil {
-			return nil, "closed", fmt.Errorf("kafka-broker: request %s to %s: %w", ev.CorrelationID, topic, ErrClosed)
+			return nil, "closed", errorf("kafka-broker: request %s to %s: %w", ev.CorrelationID, topic, ErrClosed)
 		}
 		return reply, "ok", nil
 	case <-ctx.Done():
@@ -239,9 +239,9 @@ func (m *Manager) await(ctx context.Context, topic string, ev *EventObject, msg 
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			m.stats.timeouts.Add(1)
-			return nil, "timeout", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ErrReplyTimeout)
+			return nil, "timeout", errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ErrReplyTimeout)
 		}
-		return nil, "canceled", fmt.Errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ctx.Err())
+		return nil, "canceled", errorf("kafka-broker: request %s (event %q to %s): %w", ev.CorrelationID, ev.Event, topic, ctx.Err())
 	}
 }
 
@@ -268,7 +268,7 @@ func (m *Manager) reply(ctx context.Context, req *EventObject, data any, status 
 	}
 	raw, err := encodeData(data)
 	if err != nil {
-		return fmt.Errorf("kafka-broker: reply to %s: %w", req.CorrelationID, err)
+		return errorf("kafka-broker: reply to %s: %w", req.CorrelationID, err)
 	}
 	if err := m.checkOpen(); err != nil {
 		return err

@@ -380,7 +380,7 @@ func OpenDeadLetters(cfg Config, opts ...Option) (*DeadLetters, error) {
 	counter, err := mp.Meter(instrumentationName).Int64Counter("kafka_broker.dlq.redrives",
 		metric.WithDescription("Dead letters a redrive handled, by kind and outcome (redriven, refused, failed)."))
 	if err != nil {
-		return nil, fmt.Errorf("kafka-broker: telemetry: %w", err)
+		return nil, errorf("kafka-broker: telemetry: %w", err)
 	}
 	d := &DeadLetters{
 		cfg:      cfg,
@@ -401,7 +401,7 @@ func OpenDeadLetters(cfg Config, opts ...Option) (*DeadLetters, error) {
 	if err != nil {
 		close(d.logs)
 		<-d.logsDone
-		return nil, fmt.Errorf("kafka-broker: create admin client: %w", err)
+		return nil, errorf("kafka-broker: create admin client: %w", err)
 	}
 	d.prodDone = make(chan struct{})
 	go func() {
@@ -415,7 +415,7 @@ func OpenDeadLetters(cfg Config, opts ...Option) (*DeadLetters, error) {
 		<-d.prodDone
 		close(d.logs)
 		<-d.logsDone
-		return nil, fmt.Errorf("kafka-broker: create admin client: %w", err)
+		return nil, errorf("kafka-broker: create admin client: %w", err)
 	}
 	d.prod, d.admin = p, a
 	return d, nil
@@ -502,7 +502,7 @@ func (d *DeadLetters) newReader(group string) (*kafka.Consumer, error) {
 		"fetch.wait.max.ms":    100,
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("kafka-broker: create consumer: %w", err)
+		return nil, errorf("kafka-broker: create consumer: %w", err)
 	}
 	return c, nil
 }
@@ -521,9 +521,9 @@ func (d *DeadLetters) describe(ctx context.Context, topic string) (topicLayout, 
 	res, err := d.admin.DescribeTopics(ctx, kafka.NewTopicCollectionOfTopicNames([]string{topic}))
 	if err != nil {
 		if ctx.Err() != nil {
-			return topicLayout{}, fmt.Errorf("kafka-broker: describe topic %s (brokers %s): %w", topic, d.cfg.BootstrapServers, ctx.Err())
+			return topicLayout{}, errorf("kafka-broker: describe topic %s (brokers %s): %w", topic, d.cfg.BootstrapServers, ctx.Err())
 		}
-		return topicLayout{}, fmt.Errorf("kafka-broker: describe topic %s (brokers %s): %w", topic, d.cfg.BootstrapServers, err)
+		return topicLayout{}, errorf("kafka-broker: describe topic %s (brokers %s): %w", topic, d.cfg.BootstrapServers, err)
 	}
 	if len(res.TopicDescriptions) != 1 {
 		return topicLayout{}, fmt.Errorf("kafka-broker: describe topic %s: %d results", topic, len(res.TopicDescriptions))
@@ -534,7 +534,7 @@ func (d *DeadLetters) describe(ctx context.Context, topic string) (topicLayout, 
 	case kafka.ErrUnknownTopicOrPart, kafka.ErrUnknownTopic:
 		return topicLayout{}, fmt.Errorf("%w: %s", ErrUnknownTopic, topic)
 	default:
-		return topicLayout{}, fmt.Errorf("kafka-broker: describe topic %s: %w", topic, td.Error)
+		return topicLayout{}, errorf("kafka-broker: describe topic %s: %w", topic, td.Error)
 	}
 	l := topicLayout{}
 	for _, p := range td.Partitions {
@@ -572,7 +572,7 @@ func ranges(ctx context.Context, c *kafka.Consumer, topic string, partitions []i
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, fmt.Errorf("kafka-broker: offsets of %s/%d: %w", topic, p, err)
+			return nil, errorf("kafka-broker: offsets of %s/%d: %w", topic, p, err)
 		}
 		start := low
 		if f, ok := from[p]; ok && f > start {
@@ -602,7 +602,7 @@ func scan(ctx context.Context, c *kafka.Consumer, topic string, ss []offsetRange
 		return nil
 	}
 	if err := c.Assign(tps); err != nil {
-		return fmt.Errorf("kafka-broker: assign %s: %w", topic, err)
+		return errorf("kafka-broker: assign %s: %w", topic, err)
 	}
 	defer func() { _ = c.Unassign() }()
 	for len(pending) > 0 {
@@ -612,7 +612,7 @@ func scan(ctx context.Context, c *kafka.Consumer, topic string, ss []offsetRange
 		switch e := c.Poll(100).(type) {
 		case *kafka.Message:
 			if e.TopicPartition.Error != nil {
-				return fmt.Errorf("kafka-broker: read %s/%d: %w", topic, e.TopicPartition.Partition, e.TopicPartition.Error)
+				return errorf("kafka-broker: read %s/%d: %w", topic, e.TopicPartition.Partition, e.TopicPartition.Error)
 			}
 			p, off := e.TopicPartition.Partition, int64(e.TopicPartition.Offset)
 			end, ok := pending[p]
@@ -629,7 +629,7 @@ func scan(ctx context.Context, c *kafka.Consumer, topic string, ss []offsetRange
 			delete(pending, e.Partition)
 		case kafka.Error:
 			if e.IsFatal() {
-				return fmt.Errorf("kafka-broker: read %s: %w", topic, e)
+				return errorf("kafka-broker: read %s: %w", topic, e)
 			}
 		case nil:
 			if idle != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 var (
@@ -115,3 +116,27 @@ func PermanentIf(isPermanent func(error) bool) Middleware {
 		}
 	}
 }
+
+// errorf is fmt.Errorf for the library's messages: when what it wraps
+// already says "kafka-broker: ", the message says it once, at its start
+// (errors.Is and errors.As see through it as through fmt.Errorf's).
+func errorf(format string, args ...any) error {
+	err := fmt.Errorf(format, args...)
+	msg := err.Error()
+	const prefix = "kafka-broker: "
+	first := strings.Index(msg, prefix)
+	if first < 0 || !strings.Contains(msg[first+len(prefix):], prefix) {
+		return err
+	}
+	rest := strings.ReplaceAll(msg[first+len(prefix):], prefix, "")
+	return &prefixedError{msg: msg[:first+len(prefix)] + rest, err: err}
+}
+
+// prefixedError is an error whose message errorf cleaned up.
+type prefixedError struct {
+	msg string
+	err error
+}
+
+func (e *prefixedError) Error() string { return e.msg }
+func (e *prefixedError) Unwrap() error { return e.err }

@@ -65,7 +65,7 @@ var emptyObject = json.RawMessage(`{}`)
 func NewEventObject(event string, data any) (*EventObject, error) {
 	raw, err := encodeData(data)
 	if err != nil {
-		return nil, fmt.Errorf("kafka-broker: event %q: %w", event, err)
+		return nil, errorf("kafka-broker: event %q: %w", event, err)
 	}
 	return &EventObject{
 		CorrelationID: uuid.NewString(),
@@ -114,7 +114,7 @@ func (e *EventObject) Decode(v any) error {
 		data = emptyObject
 	}
 	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("kafka-broker: decode data of event %q: %w", e.Event, err)
+		return errorf("kafka-broker: decode data of event %q: %w", e.Event, err)
 	}
 	return nil
 }
@@ -123,7 +123,7 @@ func (e *EventObject) Decode(v any) error {
 func (e *EventObject) SetData(v any) error {
 	raw, err := encodeData(v)
 	if err != nil {
-		return fmt.Errorf("kafka-broker: event %q: %w", e.Event, err)
+		return errorf("kafka-broker: event %q: %w", e.Event, err)
 	}
 	e.Data = raw
 	return nil

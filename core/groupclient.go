@@ -51,7 +51,7 @@ func newGroupClient(conf clientConf, groupID, instanceID string) (*groupClient, 
 	}
 	c, err := kafka.NewConsumer(conf.with(defaults))
 	if err != nil {
-		return nil, fmt.Errorf("kafka-broker: create consumer: %w", err)
+		return nil, errorf("kafka-broker: create consumer: %w", err)
 	}
 	return &groupClient{c: c, released: make(chan struct{})}, nil
 }

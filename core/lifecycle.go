@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/kafka-broker/kafka-broker-go/core/internal/fetch"
 )
@@ -95,7 +94,7 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	m.fetcher = f
 	m.lifeMu.Unlock()
 	if err := f.Start(m.handlerCtx); err != nil {
-		return fmt.Errorf("kafka-broker: %w", err)
+		return errorf("kafka-broker: %w", err)
 	}
 	for {
 		select {
@@ -113,7 +112,7 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 				return nil
 			default:
 			}
-			return fmt.Errorf("kafka-broker: join group %s on %s (brokers %s): %w", m.cfg.GroupID, m.cfg.Location,
+			return errorf("kafka-broker: join group %s on %s (brokers %s): %w", m.cfg.GroupID, m.cfg.Location,
 				m.cfg.BootstrapServers, ctx.Err())
 		}
 	}
@@ -173,7 +172,7 @@ func (m *Manager) stopConsumers(ctx context.Context) error {
 	var errs []error
 	if f != nil {
 		if err := f.Stop(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("kafka-broker: close: %w", err))
+			errs = append(errs, errorf("kafka-broker: close: %w", err))
 		}
 	}
 	if rc != nil {

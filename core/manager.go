@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -120,7 +119,7 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		return nil, err
 	}
 	if err := m.initTelemetry(); err != nil {
-		return fail(fmt.Errorf("kafka-broker: telemetry: %w", err))
+		return fail(errorf("kafka-broker: telemetry: %w", err))
 	}
 
 	maxMsg := 1_000_000 // librdkafka's default
@@ -151,12 +150,12 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 	})
 	p, err := kafka.NewProducer(pc)
 	if err != nil {
-		return fail(fmt.Errorf("kafka-broker: create producer: %w", err))
+		return fail(errorf("kafka-broker: create producer: %w", err))
 	}
 	a, err := kafka.NewAdminClientFromProducer(p)
 	if err != nil {
 		p.Close()
-		return fail(fmt.Errorf("kafka-broker: create admin client: %w", err))
+		return fail(errorf("kafka-broker: create admin client: %w", err))
 	}
 	if v, _ := pc.Get("allow.auto.create.topics", nil); v == true || v == "true" {
 		m.autoCreate = true

@@ -519,7 +519,7 @@ func (r *redriveRun) savedPosition(ctx context.Context) (map[int32]int64, error)
 		return nil, nil // no run of this job saved a position
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kafka-broker: redrive: read the saved position of group %s: %w", r.res.Group, err)
+		return nil, errorf("kafka-broker: redrive: read the saved position of group %s: %w", r.res.Group, err)
 	}
 	from := map[int32]int64{}
 	for _, tp := range committed {
@@ -544,13 +544,13 @@ func (r *redriveRun) startProducer(ctx context.Context) error {
 		"go.events.channel.size":   1000,
 	}))
 	if err != nil {
-		return fmt.Errorf("kafka-broker: redrive: create producer: %w", err)
+		return errorf("kafka-broker: redrive: create producer: %w", err)
 	}
 	r.prod = p
 	r.prodDone = make(chan struct{})
 	go r.drainProducer()
 	if err := p.InitTransactions(ctx); err != nil {
-		return fmt.Errorf("kafka-broker: redrive: start transactions (transactional.id kafka-broker-redrive.%s, brokers %s): %w",
+		return errorf("kafka-broker: redrive: start transactions (transactional.id kafka-broker-redrive.%s, brokers %s): %w",
 			d.topic, d.cfg.BootstrapServers, err)
 	}
 	return nil
@@ -603,7 +603,7 @@ func (r *redriveRun) handle(ctx context.Context, msg *kafka.Message) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		r.fail(dl, to, fmt.Errorf("kafka-broker: redrive to %s: %w", to, err))
+		r.fail(dl, to, errorf("kafka-broker: redrive to %s: %w", to, err))
 		return nil
 	}
 	forced := dl.Refusal != ""
@@ -653,7 +653,7 @@ func (r *redriveRun) item(dl *DeadLetter, to string, forced bool) (*redriveItem,
 		// The redrive hop: its location is the dead-letter topic.
 		v, err := stampSent(dl.Event, r.d.topic, now).MarshalJSON()
 		if err != nil {
-			return nil, fmt.Errorf("kafka-broker: redrive: encode event %q: %w", dl.Event.Event, err)
+			return nil, errorf("kafka-broker: redrive: encode event %q: %w", dl.Event.Event, err)
 		}
 		value = v
 	}
@@ -709,7 +709,7 @@ func (r *redriveRun) add(ctx context.Context, it *redriveItem) error {
 
 func (r *redriveRun) begin() error {
 	if err := r.prod.BeginTransaction(); err != nil {
-		return fmt.Errorf("kafka-broker: redrive: begin transaction: %w", err)
+		return errorf("kafka-broker: redrive: begin transaction: %w", err)
 	}
 	r.inTxn = true
 	r.dr = make(chan kafka.Event, 2*r.o.BatchSize+2)
@@ -730,7 +730,7 @@ func (r *redriveRun) produce(ctx context.Context, it *redriveItem) {
 				continue
 			}
 			if err != nil {
-				it.err = fmt.Errorf("kafka-broker: redrive to %s: %w", *m.TopicPartition.Topic, err)
+				it.err = errorf("kafka-broker: redrive to %s: %w", *m.TopicPartition.Topic, err)
 				return
 			}
 			r.sent++
@@ -794,7 +794,7 @@ func (r *redriveRun) commit(ctx context.Context) error {
 			r.fail(it.dl, it.to, err)
 		}
 		r.batch = nil
-		return fmt.Errorf("kafka-broker: redrive: commit: %w", err)
+		return errorf("kafka-broker: redrive: commit: %w", err)
 	}
 	for _, it := range r.batch {
 		r.ledger[ledgerKey(it.dl.Partition, it.dl.Offset)] = it.rec
@@ -820,7 +820,7 @@ func (r *redriveRun) awaitDeliveries(ctx context.Context) error {
 				continue
 			}
 			if it, ok := m.Opaque.(*redriveItem); ok && m.TopicPartition.Error != nil && it.err == nil {
-				it.err = fmt.Errorf("kafka-broker: redrive to %s: %w", *m.TopicPartition.Topic, deliveryError(m))
+				it.err = errorf("kafka-broker: redrive to %s: %w", *m.TopicPartition.Topic, deliveryError(m))
 			}
 		case <-ctx.Done():
 			return ctx.Err()
@@ -959,10 +959,10 @@ func (d *DeadLetters) ensureLedger(ctx context.Context) error {
 		Config: map[string]string{"cleanup.policy": "compact"},
 	}})
 	if err != nil {
-		return fmt.Errorf("kafka-broker: create the redrive ledger %s: %w", d.ledger, err)
+		return errorf("kafka-broker: create the redrive ledger %s: %w", d.ledger, err)
 	}
 	if c := res[0].Error.Code(); c != kafka.ErrNoError && c != kafka.ErrTopicAlreadyExists {
-		return fmt.Errorf("kafka-broker: create the redrive ledger %s: %w", d.ledger, res[0].Error)
+		return errorf("kafka-broker: create the redrive ledger %s: %w", d.ledger, res[0].Error)
 	}
 	d.log.Info("kafka-broker: created topic", "topic", d.ledger, "cleanup.policy", "compact")
 	for {
@@ -972,7 +972,7 @@ func (d *DeadLetters) ensureLedger(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("kafka-broker: the redrive ledger %s was created but is not known yet: %w", d.ledger, ctx.Err())
+			return errorf("kafka-broker: the redrive ledger %s was created but is not known yet: %w", d.ledger, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

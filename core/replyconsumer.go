@@ -39,7 +39,7 @@ func newReplyConsumer(conf clientConf, groupID string, topics []string, handle f
 		"fetch.wait.max.ms":  100,
 	}))
 	if err != nil {
-		return nil, fmt.Errorf("kafka-broker: create reply consumer: %w", err)
+		return nil, errorf("kafka-broker: create reply consumer: %w", err)
 	}
 	return &replyConsumer{c: c, topics: topics, brokers: conf.brokers, handle: handle, log: log, closing: closing,
 		guard: guard, admin: ad,
@@ -65,12 +65,12 @@ func (r *replyConsumer) position(ctx context.Context) error {
 				return serr
 			}
 			if kerr := (kafka.Error{}); errors.As(err, &kerr) && notAuthorized(kerr.Code()) {
-				return fmt.Errorf("kafka-broker: not authorized to read reply topic %s (brokers %s): %w; the principal needs READ on topic %s",
+				return errorf("kafka-broker: not authorized to read reply topic %s (brokers %s): %w; the principal needs READ on topic %s",
 					topic, r.brokers, err, topic)
 			}
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("kafka-broker: position reply consumer on %s (brokers %s): %w (last error: %w)",
+				return errorf("kafka-broker: position reply consumer on %s (brokers %s): %w (last error: %w)",
 					topic, r.brokers, ctx.Err(), err)
 			case <-r.closing:
 				return ErrClosed
@@ -79,7 +79,7 @@ func (r *replyConsumer) position(ctx context.Context) error {
 		}
 	}
 	if err := r.c.Assign(all); err != nil {
-		return fmt.Errorf("kafka-broker: assign reply topics: %w", err)
+		return errorf("kafka-broker: assign reply topics: %w", err)
 	}
 	r.started = true
 	go r.poll()

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 )
 
@@ -68,7 +67,7 @@ func newReplyPolicy(cfg Config, topics *topicDirectory) *replyPolicy {
 func (p *replyPolicy) target(ctx context.Context, req *EventObject, awaited func(id string) bool) (replyTarget, error) {
 	id := req.CorrelationID
 	if p.maxHops > 0 && len(req.AuditLog)+1 > p.maxHops {
-		return replyTarget{}, Permanent(fmt.Errorf("kafka-broker: reply to %s: %w: %d hops, MaxHops %d",
+		return replyTarget{}, Permanent(errorf("kafka-broker: reply to %s: %w: %d hops, MaxHops %d",
 			id, ErrHopLimit, len(req.AuditLog)+1, p.maxHops))
 	}
 	t := replyTarget{partition: -1, noSuchPartition: -1}
@@ -81,16 +80,16 @@ func (p *replyPolicy) target(ctx context.Context, req *EventObject, awaited func
 	case n > 0 && req.AuditLog[n-1].Location != "":
 		t.topic, t.source = req.AuditLog[n-1].Location, addrAuditLog
 	default:
-		return replyTarget{}, Permanent(fmt.Errorf("kafka-broker: reply to %s: %w", id, ErrNoReplyAddress))
+		return replyTarget{}, Permanent(errorf("kafka-broker: reply to %s: %w", id, ErrNoReplyAddress))
 	}
 	if why := p.refusal(t, id, awaited); why != "" {
-		return replyTarget{}, Permanent(fmt.Errorf("kafka-broker: reply to %s: %s names topic %q: %w: %s",
+		return replyTarget{}, Permanent(errorf("kafka-broker: reply to %s: %s names topic %q: %w: %s",
 			id, t.source, t.topic, ErrReplyTopicNotAllowed, why))
 	}
 	info, err := p.topics.require(ctx, t.topic)
 	switch {
 	case errors.Is(err, ErrUnknownTopic):
-		return replyTarget{}, Permanent(fmt.Errorf("kafka-broker: reply to %s: %s names topic %q: %w: %w",
+		return replyTarget{}, Permanent(errorf("kafka-broker: reply to %s: %s names topic %q: %w: %w",
 			id, t.source, t.topic, ErrReplyTopicNotAllowed, err))
 	case err == nil && t.partition >= int32(info.partitions):
 		t.noSuchPartition, t.partition = t.partition, -1

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"fmt"
 	"sync"
 )
 
@@ -153,7 +152,7 @@ func (s *sendScope) wait(ctx context.Context) error {
 	case <-w:
 		return s.Err()
 	case <-ctx.Done():
-		return fmt.Errorf("kafka-broker: await acks: %w", ctx.Err())
+		return errorf("kafka-broker: await acks: %w", ctx.Err())
 	}
 }
 

@@ -108,7 +108,7 @@ func (s *sender) acked(a *asyncSend, err error) {
 	case err == nil:
 		s.stats.produced.Add(1)
 	case s.stop.Err() != nil && !permanentProduceError(err):
-		err = fmt.Errorf("kafka-broker: produce to %s: %w (%w)", a.topic, errShuttingDown, err)
+		err = errorf("kafka-broker: produce to %s: %w (%w)", a.topic, errShuttingDown, err)
 	default:
 		err = produceError(a.topic, err)
 	}
@@ -143,7 +143,7 @@ func (s *sender) flush(ctx context.Context) error {
 	case <-idle:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("kafka-broker: flush: %d sends not acknowledged: %w", n, ctx.Err())
+		return errorf("kafka-broker: flush: %d sends not acknowledged: %w", n, ctx.Err())
 	}
 }
 
@@ -198,7 +198,7 @@ func (s *sender) send(ctx context.Context, msg *kafka.Message) (err error) {
 			}
 			return nil
 		default:
-			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
+			return errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
 		}
 	}
 }
@@ -216,7 +216,7 @@ func (s *sender) enqueue(ctx context.Context, msg *kafka.Message, done chan kafk
 		}
 		var kerr kafka.Error
 		if !errors.As(err, &kerr) || kerr.Code() != kafka.ErrQueueFull {
-			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+			return errorf("kafka-broker: produce to %s: %w", topic, err)
 		}
 		// librdkafka's queue is full: wait for deliveries to make room.
 		select {
@@ -224,7 +224,7 @@ func (s *sender) enqueue(ctx context.Context, msg *kafka.Message, done chan kafk
 		case <-ctx.Done():
 			return s.ctxError("produce to "+topic, ctx.Err())
 		case <-s.closed:
-			return fmt.Errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
+			return errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
 		}
 	}
 }
@@ -269,7 +269,7 @@ func (s *sender) sendUntilDone(ctx context.Context, msg *kafka.Message) error {
 // ctxError wraps a ctx error with what was being done and the brokers, so a
 // dead broker is easy to recognise.
 func (s *sender) ctxError(what string, err error) error {
-	return fmt.Errorf("kafka-broker: %s (brokers %s): %w", what, s.brokers, err)
+	return errorf("kafka-broker: %s (brokers %s): %w", what, s.brokers, err)
 }
 
 // close flushes what is queued until ctx ends (the rest is purged and
@@ -279,7 +279,7 @@ func (s *sender) close(ctx context.Context) error {
 	var err error
 	for s.p.Len() > 0 {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("kafka-broker: close: %d records not flushed: %w", s.p.Len(), ctx.Err())
+			err = errorf("kafka-broker: close: %d records not flushed: %w", s.p.Len(), ctx.Err())
 			s.p.Purge(kafka.PurgeQueue | kafka.PurgeInFlight | kafka.PurgeNonBlocking)
 			break
 		}

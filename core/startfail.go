@@ -40,16 +40,16 @@ func (g *startGuard) noteClient(e kafka.Error) {
 	var err error
 	switch code := e.Code(); {
 	case code == kafka.ErrAuthentication || code == kafka.ErrSaslAuthenticationFailed:
-		err = fmt.Errorf("kafka-broker: authentication failed (brokers %s, sasl.username %q): %w; check sasl.username, sasl.password and sasl.mechanisms",
+		err = errorf("kafka-broker: authentication failed (brokers %s, sasl.username %q): %w; check sasl.username, sasl.password and sasl.mechanisms",
 			g.brokers, g.user, e)
 	case code == kafka.ErrSsl:
-		err = fmt.Errorf("kafka-broker: TLS handshake failed (brokers %s): %w; check ssl.ca.location (the CA that signed the brokers' certificates) and that their certificates name the host in the bootstrap address",
+		err = errorf("kafka-broker: TLS handshake failed (brokers %s): %w; check ssl.ca.location (the CA that signed the brokers' certificates) and that their certificates name the host in the bootstrap address",
 			g.brokers, e)
 	case e.IsFatal() && code == kafka.ErrClusterAuthorizationFailed:
-		err = fmt.Errorf("kafka-broker: the idempotent producer may not start (brokers %s): %w; the principal needs WRITE on at least one topic (or IDEMPOTENT_WRITE on the cluster)",
+		err = errorf("kafka-broker: the idempotent producer may not start (brokers %s): %w; the principal needs WRITE on at least one topic (or IDEMPOTENT_WRITE on the cluster)",
 			g.brokers, e)
 	case e.IsFatal():
-		err = fmt.Errorf("kafka-broker: fatal client error (brokers %s): %w", g.brokers, e)
+		err = errorf("kafka-broker: fatal client error (brokers %s): %w", g.brokers, e)
 	default:
 		return
 	}
@@ -61,10 +61,10 @@ func (g *startGuard) noteClient(e kafka.Error) {
 func (g *startGuard) noteJoin(e kafka.Error) {
 	switch e.Code() {
 	case kafka.ErrGroupAuthorizationFailed:
-		g.set(fmt.Errorf("kafka-broker: not authorized to join group %s (brokers %s): %w; the principal needs READ on group %s",
+		g.set(errorf("kafka-broker: not authorized to join group %s (brokers %s): %w; the principal needs READ on group %s",
 			g.group, g.brokers, e, g.group))
 	case kafka.ErrTopicAuthorizationFailed:
-		g.set(fmt.Errorf("kafka-broker: not authorized to consume topic %s (brokers %s): %w; the principal needs READ on topic %s",
+		g.set(errorf("kafka-broker: not authorized to consume topic %s (brokers %s): %w; the principal needs READ on topic %s",
 			g.location, g.brokers, e, g.location))
 	default:
 		g.noteClient(e)
@@ -101,10 +101,10 @@ func notAuthorized(code kafka.ErrorCode) bool {
 // what the principal lacks.
 func createTopicError(brokers, topic string, e kafka.Error) error {
 	if notAuthorized(e.Code()) {
-		return fmt.Errorf("kafka-broker: not authorized to create topic %s (brokers %s): %w; the principal needs CREATE on topic %s, or create it beforehand and set Config.DisableTopicCreation",
+		return errorf("kafka-broker: not authorized to create topic %s (brokers %s): %w; the principal needs CREATE on topic %s, or create it beforehand and set Config.DisableTopicCreation",
 			topic, brokers, e, topic)
 	}
-	return fmt.Errorf("kafka-broker: create topic %s: %w", topic, e)
+	return errorf("kafka-broker: create topic %s: %w", topic, e)
 }
 
 // checkReplicationFactor fails at once when rf asks for more replicas than
@@ -124,9 +124,9 @@ func checkReplicationFactor(brokers string, rf int, md *kafka.Metadata, specs []
 // what the principal lacks.
 func produceError(topic string, err error) error {
 	if kerr := (kafka.Error{}); errors.As(err, &kerr) && notAuthorized(kerr.Code()) {
-		return fmt.Errorf("kafka-broker: produce to %s: not authorized: %w; the principal needs WRITE on topic %s", topic, err, topic)
+		return errorf("kafka-broker: produce to %s: not authorized: %w; the principal needs WRITE on topic %s", topic, err, topic)
 	}
-	return fmt.Errorf("kafka-broker: produce to %s: %w", topic, err)
+	return errorf("kafka-broker: produce to %s: %w", topic, err)
 }
 
 // checkReadable fails when the principal may not READ one of topics. The

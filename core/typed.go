@@ -118,7 +118,7 @@ func Call[Out any](ctx context.Context, m *Manager, topic, event string, in any)
 		return out, rep, re
 	}
 	if err := rep.Decode(&out); err != nil {
-		return out, rep, fmt.Errorf("kafka-broker: call %q on %s: reply %s: %w", event, topic, rep.CorrelationID, err)
+		return out, rep, errorf("kafka-broker: call %q on %s: reply %s: %w", event, topic, rep.CorrelationID, err)
 	}
 	return out, rep, nil
 }
