@@ -288,7 +288,11 @@ func TestCloseBoundedWithBrokerDown(t *testing.T) {
 		t.Fatalf("kill broker: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := b.Start(kafkatest.Context(t, 180*time.Second)); err != nil {
+		// Not kafkatest.Context: a cleanup it registered now would run, and
+		// cancel it, as soon as this one returns.
+		ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
+		defer cancel()
+		if err := b.Start(ctx); err != nil {
 			t.Errorf("start broker: %v", err)
 		}
 	})
