@@ -136,6 +136,9 @@ func TestProduceAsyncAndFlush(t *testing.T) {
 	if acked.Load() != n || failed.Load() != 0 {
 		t.Fatalf("after Flush: %d acked, %d failed; want %d, 0", acked.Load(), failed.Load(), n)
 	}
+	if low, high := watermarks(t, topic); high-low != n {
+		t.Fatalf("topic holds %d records after %d acks", high-low, n)
+	}
 	if recs := kafkatest.ReadTopic(t, topic, n, 60*time.Second); len(recs) != n {
 		t.Fatalf("read %d records, want %d", len(recs), n)
 	}

@@ -25,14 +25,24 @@ func ReadTopic(tb testing.TB, topic string, n int, timeout time.Duration) []*kaf
 		tb.Fatal(err)
 	}
 	var out []*kafka.Message
+	var errs []string
+	perPart := map[int32]int{}
 	deadline := time.Now().Add(timeout)
 	for len(out) < n && time.Now().Before(deadline) {
-		if m, ok := c.Poll(100).(*kafka.Message); ok && m.TopicPartition.Error == nil {
-			out = append(out, m)
+		switch e := c.Poll(100).(type) {
+		case *kafka.Message:
+			if e.TopicPartition.Error == nil {
+				out = append(out, e)
+				perPart[e.TopicPartition.Partition]++
+			} else {
+				errs = append(errs, e.TopicPartition.Error.Error())
+			}
+		case kafka.Error:
+			errs = append(errs, e.Error())
 		}
 	}
 	if len(out) < n {
-		tb.Fatalf("read %d records from %s within %v, want %d", len(out), topic, timeout, n)
+		tb.Fatalf("read %d records from %s within %v, want %d (per partition %v, errors %v)", len(out), topic, timeout, n, perPart, errs)
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
@@ -40,6 +41,8 @@ type Fetcher struct {
 	parts map[int32]*partition
 	// abandoned: workers a drain stopped waiting for; Stop waits for them too.
 	abandoned []*worker
+
+	fullTimer *time.Timer // reused by waitForRoom; poll goroutine only
 
 	storeMu sync.RWMutex // write-held while the consumer closes
 	closed  bool         // no more StoreOffsets, no more Lag

@@ -1,6 +1,8 @@
 package fetch
 
 import (
+	"time"
+
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 )
 
@@ -86,8 +88,36 @@ func (f *Fetcher) offer(p *partition, msg *kafka.Message) {
 		return
 	}
 	p.held = append(p.held, q)
-	if p.state == flowing && len(p.held) >= p.holdMax {
+	if p.state == flowing && len(p.held) >= p.holdMax && !f.waitForRoom(p) {
 		f.pause(p)
+	}
+}
+
+// queueFullWait is how long the poll loop waits for room in a full queue
+// before it pauses the partition: a backlog behind fast handlers never
+// pauses (a pause makes librdkafka drop what it fetched ahead, and fetch it
+// again after the resume), a stuck handler does not hold up the other
+// partitions long.
+const queueFullWait = 20 * time.Millisecond
+
+// waitForRoom waits up to queueFullWait for the worker to take a held
+// record; it reports whether it did.
+func (f *Fetcher) waitForRoom(p *partition) bool {
+	if f.fullTimer == nil {
+		f.fullTimer = time.NewTimer(queueFullWait)
+	} else {
+		f.fullTimer.Reset(queueFullWait)
+	}
+	defer f.fullTimer.Stop()
+	select {
+	case p.w.queue <- p.held[0]:
+		p.held[0] = queued{}
+		p.held = p.held[1:]
+		return true
+	case <-f.fullTimer.C:
+		return false
+	case <-f.stop:
+		return true // stopping: no pause
 	}
 }
 
