@@ -31,8 +31,7 @@ type rawRequester struct {
 	location   string
 	replyTopic string
 
-	mu      sync.Mutex
-	pending map[string]chan *rawEvent
+	pending *pendingReplies
 
 	stop    chan struct{}
 	polled  chan struct{} // the poll loop ended
@@ -50,7 +49,7 @@ func newRawRequester(ctx context.Context, e *env, location, replyTopic string) (
 		return nil, err
 	}
 	r := &rawRequester{p: p, c: c, location: location, replyTopic: replyTopic,
-		pending: make(map[string]chan *rawEvent), stop: make(chan struct{}),
+		pending: newPendingReplies(), stop: make(chan struct{}),
 		polled: make(chan struct{}), drained: make(chan struct{})}
 	if err := assignAtEnd(ctx, c, replyTopic); err != nil {
 		c.Close()
@@ -115,13 +114,7 @@ func (r *rawRequester) poll() {
 			continue
 		}
 		ev.received(time.Now())
-		r.mu.Lock()
-		ch, ok := r.pending[ev.CorrelationID]
-		delete(r.pending, ev.CorrelationID)
-		r.mu.Unlock()
-		if ok {
-			ch <- ev
-		}
+		r.pending.resolve(ev.CorrelationID, replyResult{ev: ev})
 	}
 }
 
@@ -130,52 +123,38 @@ func (r *rawRequester) request(ctx context.Context, topic, event string, data js
 	return r.requestCounting(ctx, topic, event, data, nil)
 }
 
-func (r *rawRequester) pendingLen() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.pending)
-}
+func (r *rawRequester) pendingLen() int { return r.pending.len() }
 
 // requestCounting is request that adds 1 to sent once the request is acked.
 func (r *rawRequester) requestCounting(ctx context.Context, topic, event string, data json.RawMessage, sent *atomic.Int64) (*rawEvent, error) {
-	id := uuid.NewString()
-	ev := rawEvent{CorrelationID: id, Status: core.StatusPending, Event: event, Data: data}
-	ev.stamp(r.location, time.Now())
-	value, err := json.Marshal(&ev)
+	id, value, err := encodeEvent(r.location, event, data)
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan *rawEvent, 1)
-	r.mu.Lock()
-	r.pending[id] = ch
-	r.mu.Unlock()
-	forget := func() {
-		r.mu.Lock()
-		delete(r.pending, id)
-		r.mu.Unlock()
-	}
-	msg := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
-		Key:            []byte(id),
-		Value:          value,
-		Headers: []kafka.Header{
-			{Key: core.HeaderCorrelationID, Value: []byte(id)},
-			{Key: core.HeaderReplyTopic, Value: []byte(r.replyTopic)},
-		},
-	}
-	if err := produceSync(ctx, r.p, msg); err != nil {
-		forget()
+	ch := r.pending.add(id)
+	if err := produceSync(ctx, r.p, rawMessage(topic, id, value, r.replyTopic)); err != nil {
+		r.pending.forget(id)
 		return nil, err
 	}
 	if sent != nil {
 		sent.Add(1)
 	}
-	select {
-	case rep := <-ch:
-		return rep, nil
-	case <-ctx.Done():
-		forget()
-		return nil, ctx.Err()
+	return r.pending.await(ctx, id, ch)
+}
+
+// rawMessage is a record of the wire format with the correlation ID as key
+// and header, and the reply topic header when replyTopic is set.
+func rawMessage(topic, id string, value []byte, replyTopic string) *kafka.Message {
+	headers := make([]kafka.Header, 1, 2)
+	headers[0] = kafka.Header{Key: core.HeaderCorrelationID, Value: []byte(id)}
+	if replyTopic != "" {
+		headers = append(headers, kafka.Header{Key: core.HeaderReplyTopic, Value: []byte(replyTopic)})
+	}
+	return &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+		Key:            []byte(id),
+		Value:          value,
+		Headers:        headers,
 	}
 }
 
@@ -213,7 +192,7 @@ type rawService struct {
 	p        *kafka.Producer // nil when the handlers do not produce
 	c        *kafka.Consumer
 	location string
-	handlers map[string]func(*kafka.Message, *rawEvent) error
+	handlers map[string]eventHandler
 	inline   bool // handle in the poll loop instead of per-partition goroutines
 	started  bool
 	ctx      context.Context // handlers' ctx, cancelled by close
@@ -230,7 +209,7 @@ type rawService struct {
 }
 
 func newRawService(e *env, topic, group string, withProducer, inline bool) (*rawService, error) {
-	s := &rawService{e: e, location: topic, handlers: map[string]func(*kafka.Message, *rawEvent) error{},
+	s := &rawService{e: e, location: topic, handlers: map[string]eventHandler{},
 		inline: inline, workers: map[int32]chan *kafka.Message{}, assigned: make(chan struct{}),
 		stop: make(chan struct{}), polled: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -251,6 +230,8 @@ func newRawService(e *env, topic, group string, withProducer, inline bool) (*raw
 	s.c = c
 	return s, nil
 }
+
+func (s *rawService) on(event string, h eventHandler) { s.handlers[event] = h }
 
 // start subscribes and polls; set the handlers before.
 func (s *rawService) start() error {
@@ -327,7 +308,7 @@ func (s *rawService) handle(msg *kafka.Message) {
 		ev.received(time.Now())
 		if h, ok := s.handlers[ev.Event]; !ok {
 			s.e.log.Warn("raw consumer: no handler", "event", ev.Event)
-		} else if err := h(msg, ev); err != nil {
+		} else if err := h(ev, header(msg, core.HeaderReplyTopic)); err != nil {
 			s.e.log.Warn("raw consumer: handler failed", "event", ev.Event, "error", err)
 		}
 	}
@@ -336,25 +317,13 @@ func (s *rawService) handle(msg *kafka.Message) {
 	_, _ = s.c.StoreOffsets([]kafka.TopicPartition{tp})
 }
 
-// reply sends data back to the requester: to the kafka_replyTopic header,
-// else to the sender's Location, as the library does.
-func (s *rawService) reply(msg *kafka.Message, req *rawEvent, data json.RawMessage) error {
-	topic := header(msg, core.HeaderReplyTopic)
-	if topic == "" && len(req.AuditLog) > 0 {
-		topic = req.AuditLog[len(req.AuditLog)-1].Location
-	}
-	rep := rawEvent{CorrelationID: req.CorrelationID, Status: core.StatusCompleted, Event: req.Event, Data: data, AuditLog: req.AuditLog}
-	rep.stamp(s.location, time.Now())
-	value, err := json.Marshal(&rep)
+// reply sends data back to the requester and waits for the ack.
+func (s *rawService) reply(replyTo []byte, req *rawEvent, data json.RawMessage) error {
+	value, err := encodeReply(s.location, req, data)
 	if err != nil {
 		return err
 	}
-	return produceSync(s.ctx, s.p, &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
-		Key:            []byte(req.CorrelationID),
-		Value:          value,
-		Headers:        []kafka.Header{{Key: core.HeaderCorrelationID, Value: []byte(req.CorrelationID)}},
-	})
+	return produceSync(s.ctx, s.p, rawMessage(replyAddress(replyTo, req), req.CorrelationID, value, ""))
 }
 
 func (s *rawService) close() {
