@@ -19,12 +19,17 @@ import (
 // nobody answers; once all requests are acked by the broker and waiting,
 // the heap grown since before, divided by o.pending. It counts everything a
 // waiting request keeps alive, the caller's event included; not the
-// caller's goroutine (its stack and g are the same for the raw baseline, and
-// an unmeasured first round warms the runtime's pool of goroutines).
+// caller's goroutine (its stack and g are the same for every side, and an
+// unmeasured first round warms the runtime's pool of goroutines). The
+// franz-go requester's records are Go memory until acked, so all sides are
+// measured once every request is acked.
 //
 // Stored events: a fresh group reads o.stored events into the
-// ConsumerStorage (library, no router) or a map by correlation ID (raw); the
-// heap grown from just before the consumer started, after GC.
+// ConsumerStorage (library, no router) or a map by correlation ID (raw,
+// franz-go); the heap grown from just before the consumer started, after
+// GC. franz-go's own buffers are Go memory, librdkafka's are not: once all
+// events are read and handled franz-go holds no fetched records, but a
+// comparison of clients' memory needs more than the Go heap.
 func runMemory(ctx context.Context, e *env, o *options) ([]*metric, error) {
 	blackhole, storeTopic := e.name("blackhole"), e.name("store")
 	libClient := e.name("mem-lib-client")
