@@ -332,6 +332,10 @@ func produceChart(cd *chartData) (*plot.Plot, error) {
 	p.Add(grid)
 	p.Y.Label.Text = "events/s"
 	p.NominalX(names...)
+	// The bars' data range is their groups' x (0, 1, ...); their widths
+	// and offsets are in points, so leave half a group either side.
+	p.X.Min, p.X.Max = -0.5, float64(len(names))-0.5
+	p.Y.Padding = 0 // NominalX pads for its labels; half a group is room enough
 	width := vg.Points(40)
 	if len(cd.produce) == 1 {
 		width = vg.Points(60)

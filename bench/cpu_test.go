@@ -64,4 +64,11 @@ func TestSlope(t *testing.T) {
 	if s := slope(x, []float64{10, 11, 12, 13}); s < 0.1999 || s > 0.2001 {
 		t.Errorf("0.2 per unit: %v", s)
 	}
+	// A heap that fills a bounded cache, then stays: flat over the last half.
+	if s := lastHalfSlope(x, []float64{10, 20, 20, 20}); s != 0 {
+		t.Errorf("last half: %v", s)
+	}
+	if s := lastHalfSlope(x[:3], []float64{10, 20, 30}); s != 2 {
+		t.Errorf("last half of 3 samples (the last 2): %v", s)
+	}
 }

@@ -86,7 +86,7 @@ type franzRequester struct {
 	prod, cons *kgo.Client
 	location   string
 	replyTopic string
-	pending    *pendingReplies
+	*pendingReplies
 
 	ctx    context.Context // the clients' lifetime: records are produced with it
 	cancel context.CancelFunc
@@ -114,7 +114,7 @@ func newFranzRequester(ctx context.Context, e *env, location, replyTopic string)
 		return nil, err
 	}
 	r := &franzRequester{prod: prod, cons: cons, location: location, replyTopic: replyTopic,
-		pending: newPendingReplies(), polled: make(chan struct{})}
+		pendingReplies: newPendingReplies(), polled: make(chan struct{})}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go func() { defer close(r.polled); r.poll() }()
 	return r, nil
@@ -126,40 +126,27 @@ func (r *franzRequester) poll() {
 		if fs.IsClientClosed() || r.ctx.Err() != nil {
 			return
 		}
-		fs.EachRecord(func(rec *kgo.Record) {
-			ev := new(rawEvent)
-			if err := json.Unmarshal(rec.Value, ev); err != nil {
-				return
-			}
-			ev.received(time.Now())
-			r.pending.resolve(ev.CorrelationID, replyResult{ev: ev})
-		})
+		fs.EachRecord(func(rec *kgo.Record) { r.deliver(rec.Value) })
 	}
 }
 
-// request produces an event and waits for its reply.
-func (r *franzRequester) request(ctx context.Context, topic, event string, data json.RawMessage) (*rawEvent, error) {
-	return r.requestCounting(ctx, topic, event, data, nil)
-}
-
-func (r *franzRequester) pendingLen() int { return r.pending.len() }
-
-// requestCounting is request that adds 1 to sent once the request is acked.
+// requestCounting produces an event and waits for its reply; it adds 1 to
+// sent (when not nil) once the request is acked.
 func (r *franzRequester) requestCounting(ctx context.Context, topic, event string, data json.RawMessage, sent *atomic.Int64) (*rawEvent, error) {
 	id, value, err := encodeEvent(r.location, event, data)
 	if err != nil {
 		return nil, err
 	}
-	ch := r.pending.add(id)
+	ch := r.expect(id)
 	r.prod.Produce(r.ctx, franzRecord(topic, id, value, r.replyTopic), func(_ *kgo.Record, err error) {
 		switch {
 		case err != nil:
-			r.pending.resolve(id, replyResult{err: err})
+			r.resolve(id, replyResult{err: err})
 		case sent != nil:
 			sent.Add(1)
 		}
 	})
-	return r.pending.await(ctx, id, ch)
+	return r.await(ctx, id, ch)
 }
 
 func (r *franzRequester) close() {
@@ -172,25 +159,20 @@ func (r *franzRequester) close() {
 // franzService consumes a topic in a group and handles each polled batch in
 // its poll loop; see the file comment.
 type franzService struct {
-	e        *env
-	cl       *kgo.Client
-	location string
-	handlers map[string]eventHandler
-	started  bool
+	*router
+	cl      *kgo.Client
+	started bool
 
-	assigned chan struct{}
-	once     sync.Once
-	ctx      context.Context // the poll loop's, cancelled by close
-	cancel   context.CancelFunc
-	polled   chan struct{}
+	ctx    context.Context // the poll loop's, cancelled by close
+	cancel context.CancelFunc
+	polled chan struct{}
 
 	sends  sync.WaitGroup // replies of the batch being handled
 	failed atomic.Int64   // of those, failed sends
 }
 
 func newFranzService(e *env, topic, group string) (*franzService, error) {
-	s := &franzService{e: e, location: topic, handlers: map[string]eventHandler{},
-		assigned: make(chan struct{}), polled: make(chan struct{})}
+	s := &franzService{router: newRouter(e, "franz-go consumer", topic), polled: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	cl, err := kgo.NewClient(franzOpts(e,
 		kgo.ConsumerGroup(group),
@@ -199,7 +181,7 @@ func newFranzService(e *env, topic, group string) (*franzService, error) {
 		kgo.AutoCommitMarks(),
 		kgo.AutoCommitInterval(time.Second),
 		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) {
-			s.once.Do(func() { close(s.assigned) })
+			s.markAssigned()
 		}),
 	)...)
 	if err != nil {
@@ -209,21 +191,10 @@ func newFranzService(e *env, topic, group string) (*franzService, error) {
 	return s, nil
 }
 
-func (s *franzService) on(event string, h eventHandler) { s.handlers[event] = h }
-
 func (s *franzService) start() error {
 	s.started = true
 	go func() { defer close(s.polled); s.poll() }()
 	return nil
-}
-
-func (s *franzService) awaitAssigned(ctx context.Context) error {
-	select {
-	case <-s.assigned:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("franz-go consumer of %s: no assignment: %w", s.location, ctx.Err())
-	}
 }
 
 func (s *franzService) poll() {
@@ -254,26 +225,13 @@ func (s *franzService) poll() {
 }
 
 func (s *franzService) handle(rec *kgo.Record) {
-	ev := new(rawEvent)
-	if err := json.Unmarshal(rec.Value, ev); err != nil {
-		s.e.log.Warn("franz-go consumer: bad record", "error", err)
-		return
-	}
-	ev.received(time.Now())
-	h, ok := s.handlers[ev.Event]
-	if !ok {
-		s.e.log.Warn("franz-go consumer: no handler", "event", ev.Event)
-		return
-	}
 	var replyTo []byte
-	for _, hd := range rec.Headers {
-		if hd.Key == core.HeaderReplyTopic {
-			replyTo = hd.Value
+	for _, h := range rec.Headers {
+		if h.Key == core.HeaderReplyTopic {
+			replyTo = h.Value
 		}
 	}
-	if err := h(ev, replyTo); err != nil {
-		s.e.log.Warn("franz-go consumer: handler failed", "event", ev.Event, "error", err)
-	}
+	s.route(rec.Value, replyTo)
 }
 
 // reply sends data back to the requester without waiting: the poll loop

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // What the two hand-written sides (raw confluent-kafka-go in raw.go, franz-go
@@ -28,6 +30,53 @@ type service interface {
 	close()
 }
 
+// router is what both services share: the handlers by event name, and
+// the signal of the first assignment.
+type router struct {
+	e        *env
+	kind     string // "raw consumer", "franz-go consumer": in logs and errors
+	location string // the topic consumed
+	handlers map[string]eventHandler
+	assigned chan struct{}
+	once     sync.Once
+}
+
+func newRouter(e *env, kind, location string) *router {
+	return &router{e: e, kind: kind, location: location, handlers: map[string]eventHandler{}, assigned: make(chan struct{})}
+}
+
+func (r *router) on(event string, h eventHandler) { r.handlers[event] = h }
+
+// markAssigned notes that partitions were assigned.
+func (r *router) markAssigned() { r.once.Do(func() { close(r.assigned) }) }
+
+func (r *router) awaitAssigned(ctx context.Context) error {
+	select {
+	case <-r.assigned:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%s of %s: no assignment: %w", r.kind, r.location, ctx.Err())
+	}
+}
+
+// route decodes a record's value and calls the handler of its event.
+func (r *router) route(value, replyTo []byte) {
+	ev := new(rawEvent)
+	if err := json.Unmarshal(value, ev); err != nil {
+		r.e.log.Warn(r.kind+": bad record", "error", err)
+		return
+	}
+	ev.received(time.Now())
+	h, ok := r.handlers[ev.Event]
+	if !ok {
+		r.e.log.Warn(r.kind+": no handler", "event", ev.Event)
+		return
+	}
+	if err := h(ev, replyTo); err != nil {
+		r.e.log.Warn(r.kind+": handler failed", "event", ev.Event, "error", err)
+	}
+}
+
 // replyResult is what a pending request gets: its reply or why none comes.
 type replyResult struct {
 	ev  *rawEvent
@@ -46,12 +95,24 @@ func newPendingReplies() *pendingReplies {
 	return &pendingReplies{m: make(map[string]chan replyResult)}
 }
 
-func (p *pendingReplies) add(id string) chan replyResult {
+// expect registers a request about to be produced.
+func (p *pendingReplies) expect(id string) chan replyResult {
 	ch := make(chan replyResult, 1)
 	p.mu.Lock()
 	p.m[id] = ch
 	p.mu.Unlock()
 	return ch
+}
+
+// deliver decodes a record of the reply topic and hands it to the request
+// awaiting it; anything else is dropped.
+func (p *pendingReplies) deliver(value []byte) {
+	ev := new(rawEvent)
+	if err := json.Unmarshal(value, ev); err != nil {
+		return
+	}
+	ev.received(time.Now())
+	p.resolve(ev.CorrelationID, replyResult{ev: ev})
 }
 
 // resolve hands res to the request id awaits, if it still does.
@@ -71,7 +132,7 @@ func (p *pendingReplies) forget(id string) {
 	p.mu.Unlock()
 }
 
-func (p *pendingReplies) len() int {
+func (p *pendingReplies) pendingLen() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.m)
@@ -90,8 +151,8 @@ func (p *pendingReplies) await(ctx context.Context, id string, ch chan replyResu
 
 // requester is a hand-written requester.
 type requester interface {
-	request(ctx context.Context, topic, event string, data json.RawMessage) (*rawEvent, error)
-	// requestCounting is request that adds 1 to sent once the request is acked.
+	// requestCounting produces an event and waits for its reply; it adds 1
+	// to sent (when not nil) once the request is acked.
 	requestCounting(ctx context.Context, topic, event string, data json.RawMessage, sent *atomic.Int64) (*rawEvent, error)
 	pendingLen() int
 	close()
@@ -105,9 +166,9 @@ func echo(s service) eventHandler {
 // startHandwrittenRR starts a hand-written side's responder (newService on
 // the topic <prefix>-svc, as its group) and requester (<prefix>-client,
 // reading <prefix>-client.replies) for request/reply.
-func startHandwrittenRR(ctx context.Context, e *env, prefix string,
-	newService func(topic string) (service, error),
-	newRequester func(ctx context.Context, location, replyTopic string) (requester, error),
+func startHandwrittenRR[S service, R requester](ctx context.Context, e *env, prefix string,
+	newService func(topic string) (S, error),
+	newRequester func(ctx context.Context, location, replyTopic string) (R, error),
 ) (*rrSide, error) {
 	svcTopic, client := e.name(prefix, "svc"), e.name(prefix, "client")
 	side := &rrSide{responder: svcTopic, topics: []string{svcTopic, client + ".replies"}}
@@ -115,25 +176,29 @@ func startHandwrittenRR(ctx context.Context, e *env, prefix string,
 		return nil, err
 	}
 	var (
-		svc service
+		svc service // set once started
 		req requester
 	)
 	err := parallel(
 		func() error {
-			var err error
-			if svc, err = newService(svcTopic); err != nil {
+			s, err := newService(svcTopic)
+			if err != nil {
 				return err
 			}
-			svc.on(echoEvent, echo(svc))
-			if err := svc.start(); err != nil {
+			svc = s
+			s.on(echoEvent, echo(s))
+			if err := s.start(); err != nil {
 				return err
 			}
-			return svc.awaitAssigned(ctx)
+			return s.awaitAssigned(ctx)
 		},
 		func() error {
-			var err error
-			req, err = newRequester(ctx, client, client+".replies")
-			return err
+			r, err := newRequester(ctx, client, client+".replies")
+			if err != nil {
+				return err
+			}
+			req = r
+			return nil
 		},
 	)
 	side.close = func() {
@@ -157,7 +222,7 @@ func startHandwrittenRR(ctx context.Context, e *env, prefix string,
 		return nil, err
 	}
 	side.request = func(ctx context.Context, topic string) error {
-		rep, err := req.request(ctx, topic, echoEvent, smallPayload)
+		rep, err := req.requestCounting(ctx, topic, echoEvent, smallPayload, nil)
 		if err != nil {
 			return err
 		}

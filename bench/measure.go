@@ -122,16 +122,26 @@ func (c *cpuMetrics) metrics() []*metric {
 	return []*metric{c.broker, c.self}
 }
 
-// rrMetrics are the metrics of request/reply runs: any of replies/s, p50
-// and p99 latency, and the CPU per reply, with the failed requests per side.
-type rrMetrics struct {
-	rps, p50, p99 *metric
-	cpu           *cpuMetrics
-	failed        map[string]int
+// runMetrics are the metrics of timed runs: any of the rate, p50 and p99
+// latency, and the CPU per operation, with the failed operations per side.
+type runMetrics struct {
+	rate, p50, p99 *metric
+	cpu            *cpuMetrics
+	failed         map[string]int
+	what           string // the operations, for the failures note: "requests"
 }
 
-func (e *env) newRRMetrics(scenario string, inFlight int, rps, p50, p99 bool) *rrMetrics {
-	m := &rrMetrics{cpu: e.newCPUMetrics(scenario, "reply", inFlight), failed: map[string]int{}}
+// Which latencies runMetrics keeps.
+const (
+	noLatency = iota
+	p99Only
+	p50AndP99
+)
+
+// newRunMetrics: per is one operation ("reply", "event"), what the failed
+// ones ("requests", "acks"); rate false leaves the rate out.
+func (e *env) newRunMetrics(scenario, per, what string, inFlight int, rate bool, latencies int) *runMetrics {
+	m := &runMetrics{cpu: e.newCPUMetrics(scenario, per, inFlight), failed: map[string]int{}, what: what}
 	mk := func(on bool, name, unit string) *metric {
 		if !on {
 			return nil
@@ -140,13 +150,19 @@ func (e *env) newRRMetrics(scenario string, inFlight int, rps, p50, p99 bool) *r
 		x.InFlight = inFlight
 		return x
 	}
-	m.rps, m.p50, m.p99 = mk(rps, "replies/s", "1/s"), mk(p50, "p50 latency", "ms"), mk(p99, "p99 latency", "ms")
+	rateName := per + "s/s"
+	if per == "reply" {
+		rateName = "replies/s"
+	}
+	m.rate = mk(rate, rateName, "1/s")
+	m.p50 = mk(latencies == p50AndP99, "p50 latency", "ms")
+	m.p99 = mk(latencies != noLatency, "p99 latency", "ms")
 	return m
 }
 
-func (m *rrMetrics) add(side string, l load, u cpuUse) {
-	if m.rps != nil {
-		m.rps.add(side, l.perSecond())
+func (m *runMetrics) add(side string, l load, u cpuUse) {
+	if m.rate != nil {
+		m.rate.add(side, l.perSecond())
 	}
 	if m.p50 != nil {
 		m.p50.add(side, ms(percentile(l.latencies, 50)))
@@ -159,18 +175,34 @@ func (m *rrMetrics) add(side string, l load, u cpuUse) {
 }
 
 // metrics lists the metrics, the failures noted on the first.
-func (m *rrMetrics) metrics() []*metric {
+func (m *runMetrics) metrics() []*metric {
 	var out []*metric
-	for _, x := range []*metric{m.rps, m.p50, m.p99} {
+	for _, x := range []*metric{m.rate, m.p50, m.p99} {
 		if x != nil {
 			out = append(out, x)
 		}
 	}
 	out = append(out, m.cpu.metrics()...)
-	if note := failures(m.failed, "requests"); note != "" {
+	if note := failures(m.failed, m.what); note != "" {
 		out[0].addNote(note)
 	}
 	return out
+}
+
+// eachRound runs every side once per round, in turn, and records the runs
+// in m.
+func (e *env) eachRound(rounds int, label string, m *runMetrics, run func(side string) (load, cpuUse, error)) error {
+	for i := range rounds {
+		for _, side := range allSides {
+			e.progress("%s: round %d/%d, %s", label, i+1, rounds, side)
+			l, u, err := run(side)
+			if err != nil {
+				return fmt.Errorf("%s (%s): %w", label, side, err)
+			}
+			m.add(side, l, u)
+		}
+	}
+	return nil
 }
 
 // failures notes failed operations per side, "" when there were none.

@@ -13,10 +13,10 @@ import (
 // Rounds: -sweep-rounds.
 func runMixed(ctx context.Context, e *env, o *options, s *rrSetup) []*metric {
 	requesters := []string{sideLib, sideFranz}
-	rows := make([]*rrMetrics, len(requesters))
+	rows := make([]*runMetrics, len(requesters))
 	for i, req := range requesters {
-		rows[i] = e.newRRMetrics(fmt.Sprintf("h) %s requester x%d", req, o.inflight), 0, true, false, false)
-		rows[i].rps.Note = "columns: the responder"
+		rows[i] = e.newRunMetrics(fmt.Sprintf("h) %s requester x%d", req, o.inflight), "reply", "requests", 0, true, noLatency)
+		rows[i].rate.Note = "columns: the responder"
 	}
 	for r := range o.sweepRounds {
 		for i, req := range requesters {

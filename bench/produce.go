@@ -109,21 +109,11 @@ func runProduce(ctx context.Context, e *env, o *options) ([]*metric, error) {
 	if err := warmUp(ctx, o.warmup, fns); err != nil {
 		return nil, err
 	}
-	scenario := fmt.Sprintf("c) produce %dB x%d", o.eventSize, o.producers)
-	eps := newMetric(scenario, "events/s", "1/s").want("lib/raw", ">=", 0.9)
-	cpu := e.newCPUMetrics(scenario, "event", 0)
-	failed := map[string]int{}
-	for i := range o.rounds {
-		for _, side := range allSides {
-			e.progress("produce: round %d/%d, %s", i+1, o.rounds, side)
-			l, u := e.timedDrive(ctx, o.producers, o.duration, fns[side])
-			eps.add(side, l.perSecond())
-			cpu.add(side, u, l.done)
-			failed[side] += l.errors
-		}
-	}
-	if note := failures(failed, "produces"); note != "" {
-		eps.addNote(note)
-	}
-	return append([]*metric{eps}, cpu.metrics()...), nil
+	m := e.newRunMetrics(fmt.Sprintf("c) produce %dB x%d", o.eventSize, o.producers), "event", "produces", 0, true, noLatency)
+	m.rate.want("lib/raw", ">=", 0.9)
+	err = e.eachRound(o.rounds, "produce", m, func(side string) (load, cpuUse, error) {
+		l, u := e.timedDrive(ctx, o.producers, o.duration, fns[side])
+		return l, u, nil
+	})
+	return m.metrics(), err
 }

@@ -156,31 +156,22 @@ func runProduceAsync(ctx context.Context, e *env, o *options) ([]*metric, error)
 			return nil, fmt.Errorf("async produce warm-up (%s): %w", side, err)
 		}
 	}
-	scenario := fmt.Sprintf("g) async produce %dB x%d", o.eventSize, o.asyncProducers)
-	eps := newMetric(scenario, "events/s", "1/s").want("lib/raw", ">=", 0.9)
-	cpu := e.newCPUMetrics(scenario, "event", 0)
-	failed := map[string]int{}
-	for i := range o.rounds {
-		for _, side := range allSides {
-			e.progress("async produce: round %d/%d, %s", i+1, o.rounds, side)
-			s := senders[side]
-			before := s.failed.Load()
-			l, u, err := e.timedAsync(ctx, o.asyncProducers, o.duration, s)
-			if err != nil {
-				return nil, fmt.Errorf("async produce (%s): %w", side, err)
-			}
-			eps.add(side, l.perSecond())
-			cpu.add(side, u, l.done)
-			failed[side] += int(s.failed.Load() - before)
-		}
-	}
+	m := e.newRunMetrics(fmt.Sprintf("g) async produce %dB x%d", o.eventSize, o.asyncProducers), "event", "acks", 0, true, noLatency)
+	m.rate.want("lib/raw", ">=", 0.9)
 	if libNote != "" {
-		eps.addNote(libNote)
+		m.rate.addNote(libNote)
 	}
-	if note := failures(failed, "acks"); note != "" {
-		eps.addNote(note)
+	err = e.eachRound(o.rounds, "async produce", m, func(side string) (load, cpuUse, error) {
+		s := senders[side]
+		before := s.failed.Load()
+		l, u, err := e.timedAsync(ctx, o.asyncProducers, o.duration, s)
+		l.errors = int(s.failed.Load() - before)
+		return l, u, err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return append([]*metric{eps}, cpu.metrics()...), nil
+	return m.metrics(), nil
 }
 
 // timedAsync sends from producers goroutines until d has passed, flushes,

@@ -31,7 +31,7 @@ type rawRequester struct {
 	location   string
 	replyTopic string
 
-	pending *pendingReplies
+	*pendingReplies
 
 	stop    chan struct{}
 	polled  chan struct{} // the poll loop ended
@@ -49,7 +49,7 @@ func newRawRequester(ctx context.Context, e *env, location, replyTopic string) (
 		return nil, err
 	}
 	r := &rawRequester{p: p, c: c, location: location, replyTopic: replyTopic,
-		pending: newPendingReplies(), stop: make(chan struct{}),
+		pendingReplies: newPendingReplies(), stop: make(chan struct{}),
 		polled: make(chan struct{}), drained: make(chan struct{})}
 	if err := assignAtEnd(ctx, c, replyTopic); err != nil {
 		c.Close()
@@ -109,37 +109,26 @@ func (r *rawRequester) poll() {
 		if !ok || msg.TopicPartition.Error != nil {
 			continue
 		}
-		ev := new(rawEvent)
-		if err := json.Unmarshal(msg.Value, ev); err != nil {
-			continue
-		}
-		ev.received(time.Now())
-		r.pending.resolve(ev.CorrelationID, replyResult{ev: ev})
+		r.deliver(msg.Value)
 	}
 }
 
-// request produces an event and waits for its reply.
-func (r *rawRequester) request(ctx context.Context, topic, event string, data json.RawMessage) (*rawEvent, error) {
-	return r.requestCounting(ctx, topic, event, data, nil)
-}
-
-func (r *rawRequester) pendingLen() int { return r.pending.len() }
-
-// requestCounting is request that adds 1 to sent once the request is acked.
+// requestCounting produces an event and waits for its reply; it adds 1 to
+// sent (when not nil) once the request is acked.
 func (r *rawRequester) requestCounting(ctx context.Context, topic, event string, data json.RawMessage, sent *atomic.Int64) (*rawEvent, error) {
 	id, value, err := encodeEvent(r.location, event, data)
 	if err != nil {
 		return nil, err
 	}
-	ch := r.pending.add(id)
+	ch := r.expect(id)
 	if err := produceSync(ctx, r.p, rawMessage(topic, id, value, r.replyTopic)); err != nil {
-		r.pending.forget(id)
+		r.forget(id)
 		return nil, err
 	}
 	if sent != nil {
 		sent.Add(1)
 	}
-	return r.pending.await(ctx, id, ch)
+	return r.await(ctx, id, ch)
 }
 
 // rawMessage is a record of the wire format with the correlation ID as key
@@ -188,30 +177,25 @@ func (r *rawRequester) close() {
 // assigned partition handling its records in order, offsets stored after
 // each record is handled and auto-committed. handle routes by event name.
 type rawService struct {
-	e        *env
-	p        *kafka.Producer // nil when the handlers do not produce
-	c        *kafka.Consumer
-	location string
-	handlers map[string]eventHandler
-	inline   bool // handle in the poll loop instead of per-partition goroutines
-	started  bool
-	ctx      context.Context // handlers' ctx, cancelled by close
-	cancel   context.CancelFunc
+	*router
+	p       *kafka.Producer // nil when the handlers do not produce
+	c       *kafka.Consumer
+	inline  bool // handle in the poll loop instead of per-partition goroutines
+	started bool
+	ctx     context.Context // handlers' ctx, cancelled by close
+	cancel  context.CancelFunc
 
-	workers  map[int32]chan *kafka.Message // owned by poll
-	assigned chan struct{}
-	once     sync.Once
-	stop     chan struct{}
-	polled   chan struct{}
+	workers map[int32]chan *kafka.Message // owned by poll
+	stop    chan struct{}
+	polled  chan struct{}
 
 	workersWG sync.WaitGroup // partition goroutines
 	wg        sync.WaitGroup // the producer's event drain
 }
 
 func newRawService(e *env, topic, group string, withProducer, inline bool) (*rawService, error) {
-	s := &rawService{e: e, location: topic, handlers: map[string]eventHandler{},
-		inline: inline, workers: map[int32]chan *kafka.Message{}, assigned: make(chan struct{}),
-		stop: make(chan struct{}), polled: make(chan struct{})}
+	s := &rawService{router: newRouter(e, "raw consumer", topic), inline: inline,
+		workers: map[int32]chan *kafka.Message{}, stop: make(chan struct{}), polled: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if withProducer {
 		p, err := kafka.NewProducer(producerConfig(e.bootstrap, e.kafka))
@@ -231,13 +215,11 @@ func newRawService(e *env, topic, group string, withProducer, inline bool) (*raw
 	return s, nil
 }
 
-func (s *rawService) on(event string, h eventHandler) { s.handlers[event] = h }
-
 // start subscribes and polls; set the handlers before.
 func (s *rawService) start() error {
 	err := s.c.SubscribeTopics([]string{s.location}, func(_ *kafka.Consumer, ev kafka.Event) error {
 		if _, ok := ev.(kafka.AssignedPartitions); ok {
-			s.once.Do(func() { close(s.assigned) })
+			s.markAssigned()
 		}
 		return nil
 	})
@@ -247,15 +229,6 @@ func (s *rawService) start() error {
 	s.started = true
 	go s.poll()
 	return nil
-}
-
-func (s *rawService) awaitAssigned(ctx context.Context) error {
-	select {
-	case <-s.assigned:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("raw consumer of %s: no assignment: %w", s.location, ctx.Err())
-	}
 }
 
 func (s *rawService) poll() {
@@ -301,17 +274,7 @@ func (s *rawService) poll() {
 }
 
 func (s *rawService) handle(msg *kafka.Message) {
-	ev := new(rawEvent)
-	if err := json.Unmarshal(msg.Value, ev); err != nil {
-		s.e.log.Warn("raw consumer: bad record", "error", err)
-	} else {
-		ev.received(time.Now())
-		if h, ok := s.handlers[ev.Event]; !ok {
-			s.e.log.Warn("raw consumer: no handler", "event", ev.Event)
-		} else if err := h(ev, header(msg, core.HeaderReplyTopic)); err != nil {
-			s.e.log.Warn("raw consumer: handler failed", "event", ev.Event, "error", err)
-		}
-	}
+	s.route(msg.Value, header(msg, core.HeaderReplyTopic))
 	tp := msg.TopicPartition
 	tp.Offset++
 	_, _ = s.c.StoreOffsets([]kafka.TopicPartition{tp})

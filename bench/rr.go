@@ -55,34 +55,18 @@ func setupRR(ctx context.Context, e *env, sides ...string) (*rrSetup, error) {
 	starts := map[string]func(context.Context, *env) (*rrSide, error){
 		sideLib: startLibRR,
 		sideRaw: func(ctx context.Context, e *env) (*rrSide, error) {
-			return startHandwrittenRR(ctx, e, "raw", func(topic string) (service, error) {
-				s, err := newRawService(e, topic, topic, true, false)
-				if err != nil {
-					return nil, err
-				}
-				return s, nil
-			}, func(ctx context.Context, location, replyTopic string) (requester, error) {
-				r, err := newRawRequester(ctx, e, location, replyTopic)
-				if err != nil {
-					return nil, err
-				}
-				return r, nil
-			})
+			return startHandwrittenRR(ctx, e, "raw",
+				func(topic string) (*rawService, error) { return newRawService(e, topic, topic, true, false) },
+				func(ctx context.Context, location, replyTopic string) (*rawRequester, error) {
+					return newRawRequester(ctx, e, location, replyTopic)
+				})
 		},
 		sideFranz: func(ctx context.Context, e *env) (*rrSide, error) {
-			return startHandwrittenRR(ctx, e, "franz", func(topic string) (service, error) {
-				s, err := newFranzService(e, topic, topic)
-				if err != nil {
-					return nil, err
-				}
-				return s, nil
-			}, func(ctx context.Context, location, replyTopic string) (requester, error) {
-				r, err := newFranzRequester(ctx, e, location, replyTopic)
-				if err != nil {
-					return nil, err
-				}
-				return r, nil
-			})
+			return startHandwrittenRR(ctx, e, "franz",
+				func(topic string) (*franzService, error) { return newFranzService(e, topic, topic) },
+				func(ctx context.Context, location, replyTopic string) (*franzRequester, error) {
+					return newFranzRequester(ctx, e, location, replyTopic)
+				})
 		},
 	}
 	s := &rrSetup{sides: map[string]*rrSide{}}
@@ -223,36 +207,28 @@ func runRequestReply(ctx context.Context, e *env, o *options, want map[string]bo
 	return out, nil
 }
 
-// runFixed is scenarios a) and b): each round, every side at 1 and at
-// -inflight requests in flight.
+// runFixed is scenarios a) and b): every side at 1 request in flight, then
+// at -inflight.
 func runFixed(ctx context.Context, e *env, o *options, s *rrSetup, want map[string]bool) []*metric {
-	a := e.newRRMetrics("a) req/reply x1", 0, false, true, true)
-	a.p50.want("lib/raw", "<=", 1.1)
-	a.p99.want("lib/raw", "<=", 1.3)
-	b := e.newRRMetrics(fmt.Sprintf("b) req/reply x%d", o.inflight), 0, true, false, true)
-	b.rps.want("lib/raw", ">=", 0.9).want("lib/franz-go", ">=", 0.5)
 	calls := s.calls()
-	for i := range o.rounds {
-		for _, x := range []struct {
-			on       bool
-			inflight int
-			m        *rrMetrics
-		}{{want["rr1"], 1, a}, {want["rr256"], o.inflight, b}} {
-			if !x.on {
-				continue
-			}
-			for _, side := range allSides {
-				e.progress("request/reply x%d: round %d/%d, %s", x.inflight, i+1, o.rounds, side)
-				l, u := e.timedDrive(ctx, x.inflight, o.duration, calls[side])
-				x.m.add(side, l, u)
-			}
-		}
-	}
 	var out []*metric
 	if want["rr1"] {
+		a := e.newRunMetrics("a) req/reply x1", "reply", "requests", 0, false, p50AndP99)
+		a.p50.want("lib/raw", "<=", 1.1)
+		a.p99.want("lib/raw", "<=", 1.3)
+		_ = e.eachRound(o.rounds, "request/reply x1", a, func(side string) (load, cpuUse, error) {
+			l, u := e.timedDrive(ctx, 1, o.duration, calls[side])
+			return l, u, nil
+		})
 		out = append(out, a.metrics()...)
 	}
 	if want["rr256"] {
+		b := e.newRunMetrics(fmt.Sprintf("b) req/reply x%d", o.inflight), "reply", "requests", 0, true, p99Only)
+		b.rate.want("lib/raw", ">=", 0.9).want("lib/franz-go", ">=", 0.5)
+		_ = e.eachRound(o.rounds, fmt.Sprintf("request/reply x%d", o.inflight), b, func(side string) (load, cpuUse, error) {
+			l, u := e.timedDrive(ctx, o.inflight, o.duration, calls[side])
+			return l, u, nil
+		})
 		out = append(out, b.metrics()...)
 	}
 	return out

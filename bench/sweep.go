@@ -12,9 +12,9 @@ import (
 // replies/s, p50 and p99 latency and CPU per reply, per side and level. Each
 // round drives every level, each side in turn, for -duration.
 func runSweep(ctx context.Context, e *env, o *options, s *rrSetup, levels []int) []*metric {
-	ms := make([]*rrMetrics, len(levels))
+	ms := make([]*runMetrics, len(levels))
 	for i, n := range levels {
-		ms[i] = e.newRRMetrics(fmt.Sprintf("f) req/reply x%d", n), n, true, true, true)
+		ms[i] = e.newRunMetrics(fmt.Sprintf("f) req/reply x%d", n), "reply", "requests", n, true, p50AndP99)
 	}
 	calls := s.calls()
 	for r := range o.sweepRounds {
