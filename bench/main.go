@@ -7,7 +7,7 @@
 // library/raw and library/franz-go, with the broker's CPU per reply or
 // record; see BENCHMARKS.md for the targets and results.
 //
-//	go run ./bench                          # the default scenarios, about 8 minutes on 2 cores
+//	go run ./bench                          # the default scenarios, roughly 7 minutes on 2 cores
 //	go run ./bench -scenarios rr1,rr256 -rounds 7
 //	go run ./bench -scenarios soak -soak-duration 150s      # heap over time, library only
 //	go run ./bench -kafka linger.ms=5,fetch.wait.max.ms=10   # library and raw
