@@ -39,8 +39,8 @@ test-interop:
 test-browser:
 	scripts/test-browser
 
-## bench: the library against raw confluent-kafka-go on the same broker; also writes the results
-## (JSON, table) and SVG charts to bench/out
+## bench: the library against hand-written confluent-kafka-go and franz-go on the same broker, with
+## the broker's CPU per reply; also writes the results (JSON, table) and SVG charts to bench/out
 bench:
 	$(GO) run ./bench $(BENCHFLAGS)
 

@@ -26,7 +26,8 @@ import (
 //   - <broker>-inflight.svg: replies/s against requests in flight (scenario f),
 //     log-scale x, one line per side through the medians of the rounds, with
 //     whiskers from the slowest to the fastest round;
-//   - <broker>-produce.svg: produce throughput (scenario c) per side.
+//   - <broker>-produce.svg: produce throughput per side, a group of bars per
+//     produce scenario (c: with ack; g: async).
 //
 // They are drawn from the report's JSON, so `-charts-from results.json`
 // redraws a saved run and every side the results hold is drawn: a side is
@@ -39,7 +40,7 @@ type chartData struct {
 	kind     string   // file name prefix: "embedded" or "kafka"
 	sides    []string // keys, in drawing order
 	inflight []inflightPoint
-	produce  *namedValues
+	produce  []namedValues // one group of bars per produce scenario
 }
 
 type inflightPoint struct {
@@ -54,21 +55,19 @@ type namedValues struct {
 
 // sideLabels names the sides in legends; a side not listed keeps its key.
 var sideLabels = map[string]string{
-	"library": "kafka-broker-go",
-	"raw":     "raw confluent-kafka-go",
+	sideLib:   "kafka-broker-go",
+	sideRaw:   "raw confluent-kafka-go",
+	sideFranz: "franz-go",
 }
 
 // sideOrder puts the library first, the raw confluent-kafka-go baseline
-// second, then any other side by name.
+// second, franz-go third, then any other side by name.
 func sideOrder(a, b string) int {
 	rank := func(s string) int {
-		switch s {
-		case "library":
-			return 0
-		case "raw":
-			return 1
+		if i := slices.Index(allSides, s); i >= 0 {
+			return i
 		}
-		return 2
+		return len(allSides)
 	}
 	if ra, rb := rank(a), rank(b); ra != rb {
 		return ra - rb
@@ -121,12 +120,12 @@ func parseChartData(data []byte, brokerName string) (*chartData, error) {
 		switch {
 		case inFlight > 0 && name == "replies/s":
 			cd.inflight = append(cd.inflight, inflightPoint{n: inFlight, values: values})
-		case name == "events/s" && strings.Contains(scenario, "produce") && cd.produce == nil:
+		case name == "events/s" && strings.Contains(scenario, "produce"):
 			label := scenario
 			if _, rest, ok := strings.Cut(scenario, ") "); ok {
 				label = rest
 			}
-			cd.produce = &namedValues{name: label, values: values}
+			cd.produce = append(cd.produce, namedValues{name: label, values: values})
 		}
 	}
 	slices.SortFunc(cd.sides, sideOrder)
@@ -162,7 +161,7 @@ type chartFiles struct{ inflight, produce string }
 // writeCharts draws the charts the data has into dir.
 func writeCharts(dir string, cd *chartData) (chartFiles, error) {
 	var files chartFiles
-	if len(cd.inflight) == 0 && cd.produce == nil {
+	if len(cd.inflight) == 0 && len(cd.produce) == 0 {
 		return files, errors.New("no chart data in the results (scenarios inflight and produce)")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -178,7 +177,7 @@ func writeCharts(dir string, cd *chartData) (chartFiles, error) {
 			return files, err
 		}
 	}
-	if cd.produce != nil {
+	if len(cd.produce) > 0 {
 		p, err := produceChart(cd)
 		if err != nil {
 			return files, err
@@ -321,56 +320,84 @@ func inflightChart(cd *chartData) (*plot.Plot, error) {
 }
 
 func produceChart(cd *chartData) (*plot.Plot, error) {
-	pv := cd.produce
-	p := newPlot("Produce with ack: events/s by side", cd, maxRounds(pv.values))
+	var all []map[string][]float64
+	var names []string
+	for _, g := range cd.produce {
+		all = append(all, g.values)
+		names = append(names, g.name)
+	}
+	p := newPlot("Produce: events/s by side", cd, maxRounds(all...))
 	grid := plotter.NewGrid()
 	grid.Vertical.Color = nil
 	p.Add(grid)
 	p.Y.Label.Text = "events/s"
-	p.NominalX(pv.name)
-	var sides []string
-	for _, s := range cd.sides {
-		if len(pv.values[s]) > 0 {
-			sides = append(sides, s)
-		}
+	p.NominalX(names...)
+	// The bars' data range is their groups' x (0, 1, ...); their widths
+	// and offsets are in points, so leave half a group either side.
+	p.X.Min, p.X.Max = -0.5, float64(len(names))-0.5
+	p.Y.Padding = 0 // NominalX pads for its labels; half a group is room enough
+	width := vg.Points(40)
+	if len(cd.produce) == 1 {
+		width = vg.Points(60)
 	}
-	width := vg.Points(60)
 	top := 0.0
-	for i, side := range sides {
-		med, low, high := plotutil.MedianAndMinMax(slices.Clone(pv.values[side]))
-		top = max(top, med+high)
-		offset := (vg.Length(i) - vg.Length(len(sides)-1)/2) * (width + vg.Points(8))
-		c, _ := sideStyle(cd, side)
-		bar, err := plotter.NewBarChart(plotter.Values{med}, width)
-		if err != nil {
-			return nil, err
+	legend := map[string]bool{}
+	for gi, g := range cd.produce {
+		var sides []string
+		for _, s := range cd.sides {
+			if len(g.values[s]) > 0 {
+				sides = append(sides, s)
+			}
 		}
-		bar.Color = c
-		bar.LineStyle.Width = 0
-		bar.Offset = offset
-		errs := errorPoint{x: 0, y: med, low: low, high: high}
-		eb, err := plotter.NewYErrorBars(errs)
-		if err != nil {
-			return nil, err
+		for i, side := range sides {
+			med, low, high := plotutil.MedianAndMinMax(slices.Clone(g.values[side]))
+			top = max(top, med+high)
+			offset := (vg.Length(i) - vg.Length(len(sides)-1)/2) * (width + vg.Points(6))
+			c, _ := sideStyle(cd, side)
+			bar, err := produceBar(float64(gi), med, low, high, offset, width, c, p)
+			if err != nil {
+				return nil, err
+			}
+			if !legend[side] {
+				legend[side] = true
+				p.Legend.Add(sideLabel(side), bar)
+			}
 		}
-		eb.CapWidth = vg.Points(10)
-		label, err := plotter.NewLabels(plotter.XYLabels{
-			XYs:    plotter.XYs{{X: 0, Y: med + high}},
-			Labels: []string{thousands(med)},
-		})
-		if err != nil {
-			return nil, err
-		}
-		for j := range label.TextStyle {
-			label.TextStyle[j].XAlign = draw.XCenter
-			label.TextStyle[j].Font.Variant = "Sans"
-		}
-		label.Offset = vg.Point{X: offset, Y: vg.Points(4)}
-		p.Add(bar, &offsetErrorBars{YErrorBars: eb, offset: offset}, label)
-		p.Legend.Add(sideLabel(side), bar)
 	}
 	p.Y.Max = top * legendRoom
 	return p, nil
+}
+
+// produceBar adds a bar at x (shifted by offset) with its whiskers and
+// value label to p.
+func produceBar(x, med, low, high float64, offset, width vg.Length, c color.Color, p *plot.Plot) (*plotter.BarChart, error) {
+	bar, err := plotter.NewBarChart(plotter.Values{med}, width)
+	if err != nil {
+		return nil, err
+	}
+	bar.Color = c
+	bar.LineStyle.Width = 0
+	bar.Offset = offset
+	bar.XMin = x
+	eb, err := plotter.NewYErrorBars(errorPoint{x: x, y: med, low: low, high: high})
+	if err != nil {
+		return nil, err
+	}
+	eb.CapWidth = vg.Points(8)
+	label, err := plotter.NewLabels(plotter.XYLabels{
+		XYs:    plotter.XYs{{X: x, Y: med + high}},
+		Labels: []string{thousands(med)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for j := range label.TextStyle {
+		label.TextStyle[j].XAlign = draw.XCenter
+		label.TextStyle[j].Font.Variant = "Sans"
+	}
+	label.Offset = vg.Point{X: offset, Y: vg.Points(4)}
+	p.Add(bar, &offsetErrorBars{YErrorBars: eb, offset: offset}, label)
+	return bar, nil
 }
 
 // errorPoint is one point with its Y errors, for NewYErrorBars.

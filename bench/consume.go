@@ -6,26 +6,28 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-	"github.com/google/uuid"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 )
 
 // Scenario d): consume -> route -> commit. n events are written to a topic
-// once; each round a fresh consumer group reads them all from the start.
-// Library: a Manager whose Location is the topic, with a router binding
-// "order.created" (nested routers "order" -> "created") to a handler that
-// counts. Raw: a group consumer that decodes, looks the handler up by event
-// name, calls it and stores the offset, in its poll loop (the natural
-// hand-written form when handlers do not block; order per partition and
-// at-least-once like the library). The rate is taken from the first to the
-// last handled event, so group joins are not measured. -raw-consume workers
-// gives the raw side the library's structure instead: a goroutine per
-// partition fed by the poll loop.
+// once; each round a fresh consumer group per side reads them all from the
+// start. Library: a Manager whose Location is the topic, with a router
+// binding "order.created" (nested routers "order" -> "created") to a
+// handler that counts. Raw: a group consumer that decodes, looks the handler
+// up by event name, calls it and stores the offset, in its poll loop (the
+// natural hand-written form when handlers do not block; order per partition
+// and at-least-once like the library); -raw-consume workers gives it the
+// library's structure instead: a goroutine per partition fed by the poll
+// loop. franz-go: its service (franz.go), handling each polled batch in the
+// poll loop and marking its offsets for the next auto-commit. The rate, and
+// the CPU per event, are taken from the first to the last handled event, so
+// group joins are not measured.
 func runConsume(ctx context.Context, e *env, o *options) ([]*metric, error) {
 	topic := e.name("consume")
 	if err := e.createTopics(ctx, topic); err != nil {
@@ -36,34 +38,51 @@ func runConsume(ctx context.Context, e *env, o *options) ([]*metric, error) {
 	if err := fill(ctx, e, topic, o.consumeEvents, smallPayload); err != nil {
 		return nil, err
 	}
-	eps := &metric{Scenario: "d) consume->route->commit", Name: "events/s", Unit: "1/s", Target: "ratio>=", Bound: 0.9}
+	const scenario = "d) consume->route->commit"
+	eps := newMetric(scenario, "events/s", "1/s").want("lib/raw", ">=", 0.9)
 	if o.rawConsume != "inline" {
 		eps.Name += " (raw: partition goroutines)"
 	}
-	var cuts [2]int
+	cpu := e.newCPUMetrics(scenario, "event", 0)
+	consumers := map[string]func(ctx context.Context, group string, c *counter) error{
+		sideLib: func(ctx context.Context, group string, c *counter) error {
+			return consumeLib(ctx, e, topic, group, c)
+		},
+		sideRaw: func(ctx context.Context, group string, c *counter) error {
+			s, err := newRawService(e, topic, group, false, o.rawConsume == "inline")
+			if err != nil {
+				return err
+			}
+			return consumeService(ctx, s, c)
+		},
+		sideFranz: func(ctx context.Context, group string, c *counter) error {
+			s, err := newFranzService(e, topic, group)
+			if err != nil {
+				return err
+			}
+			return consumeService(ctx, s, c)
+		},
+	}
+	cuts := map[string]int{}
 	for i := range o.rounds {
-		e.progress("consume: round %d/%d", i+1, o.rounds)
-		lib, libCut, err := consumeLib(ctx, e, topic, e.name("lib-group", strconv.Itoa(i)), o.consumeEvents, o.consumeLimit)
-		if err != nil {
-			return nil, err
-		}
-		raw, rawCut, err := consumeRaw(ctx, e, topic, e.name("raw-group", strconv.Itoa(i)), o.consumeEvents, o.consumeLimit, o.rawConsume == "inline")
-		if err != nil {
-			return nil, err
-		}
-		eps.add(lib, raw)
-		if libCut {
-			cuts[0]++
-		}
-		if rawCut {
-			cuts[1]++
+		for _, side := range allSides {
+			e.progress("consume: round %d/%d, %s", i+1, o.rounds, side)
+			c := newCounter(o.consumeEvents, o.consumeLimit, e.cpu)
+			if err := consumers[side](ctx, e.name(side, "group", strconv.Itoa(i)), c); err != nil {
+				return nil, fmt.Errorf("consume (%s): %w", side, err)
+			}
+			eps.add(side, c.rate)
+			cpu.add(side, c.cpu, c.handledN)
+			if c.cut {
+				cuts[side]++
+			}
 		}
 	}
-	if cuts != [2]int{} {
-		eps.Note = fmt.Sprintf("runs stopped at -consume-limit %s before all %d events were handled: library %d, raw %d",
-			o.consumeLimit, o.consumeEvents, cuts[0], cuts[1])
+	if len(cuts) > 0 {
+		eps.addNote(fmt.Sprintf("runs stopped at -consume-limit %s before all %d events were handled: library %d, raw %d, franz-go %d",
+			o.consumeLimit, o.consumeEvents, cuts[sideLib], cuts[sideRaw], cuts[sideFranz]))
 	}
-	return []*metric{eps}, nil
+	return append([]*metric{eps}, cpu.metrics()...), nil
 }
 
 // fill writes n events in the library's wire format to topic, fast.
@@ -90,17 +109,12 @@ func fill(ctx context.Context, e *env, topic string, n int, data json.RawMessage
 			}
 		}
 	}()
-	now := time.Now()
 	for i := 0; i < n; {
-		id := uuid.NewString()
-		ev := rawEvent{CorrelationID: id, Status: core.StatusPending, Event: "order.created", Data: data}
-		ev.stamp("bench-source", now)
-		value, _ := json.Marshal(&ev)
-		err := p.Produce(&kafka.Message{
-			TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
-			Key:            []byte(id), Value: value,
-			Headers: []kafka.Header{{Key: core.HeaderCorrelationID, Value: []byte(id)}},
-		}, nil)
+		id, value, err := encodeEvent("bench-source", producedEvent, data)
+		if err != nil {
+			return err
+		}
+		err = p.Produce(rawMessage(topic, id, value, ""), nil)
 		if err != nil {
 			var kerr kafka.Error
 			if errors.As(err, &kerr) && kerr.Code() == kafka.ErrQueueFull {
@@ -124,50 +138,74 @@ func fill(ctx context.Context, e *env, topic string, n int, data json.RawMessage
 	return nil
 }
 
-// counter records when the first and the n-th event were handled.
+// counter records when the first and the n-th event were handled, and
+// the CPU spent between them.
 type counter struct {
-	want        int64
-	handled     atomic.Int64
-	first, last atomic.Int64 // unix nanoseconds
-	done        chan struct{}
+	want    int64
+	limit   time.Duration
+	meter   *cpuMeter
+	handled atomic.Int64
+	done    chan struct{}
+
+	mu          sync.Mutex // first and last are rare: a mutex keeps them ordered
+	first, last time.Time
+	start       cpuSample
+	used        cpuUse // from the first to the last event
+
+	// The outcome, set by wait.
+	rate     float64
+	cut      bool // limit reached: measured on what was handled by then
+	cpu      cpuUse
+	handledN int
 }
 
-func newCounter(want int) *counter {
-	return &counter{want: int64(want), done: make(chan struct{})}
+func newCounter(want int, limit time.Duration, meter *cpuMeter) *counter {
+	return &counter{want: int64(want), limit: limit, meter: meter, done: make(chan struct{})}
 }
 
 func (c *counter) hit() {
-	n := c.handled.Add(1)
-	if n == 1 {
-		c.first.Store(time.Now().UnixNano())
-	}
-	if n == c.want {
-		c.last.Store(time.Now().UnixNano())
+	switch n := c.handled.Add(1); n {
+	case 1:
+		c.mu.Lock()
+		c.first, c.start = time.Now(), c.meter.sample()
+		c.mu.Unlock()
+	case c.want:
+		c.mu.Lock()
+		c.last, c.used = time.Now(), c.meter.since(c.start)
+		c.mu.Unlock()
 		close(c.done)
 	}
 }
 
-// wait returns the handling rate once all events were handled, or after
-// limit with the events handled so far (a very slow side must not stall the
-// whole bench); cut tells which.
-func (c *counter) wait(ctx context.Context, limit time.Duration) (rate float64, cut bool, err error) {
+// wait sets the handling rate once all events were handled, or after the
+// limit with the events handled so far (a very slow side must not stall
+// the whole bench).
+func (c *counter) wait(ctx context.Context) error {
 	select {
 	case <-c.done:
-		d := time.Duration(c.last.Load() - c.first.Load())
-		return float64(c.want-1) / d.Seconds(), false, nil
 	case <-ctx.Done():
-		return 0, false, ctx.Err()
-	case <-time.After(limit):
+		return ctx.Err()
+	case <-time.After(c.limit):
+		c.cut = true
 	}
-	n, first := c.handled.Load(), c.first.Load()
-	if n < 2 {
-		return 0, true, fmt.Errorf("%d of %d events handled after %s", n, c.want, limit)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n, last := c.handled.Load(), c.last
+	c.cpu = c.used
+	if c.cut {
+		if n < 2 {
+			return fmt.Errorf("%d of %d events handled after %s", n, c.want, c.limit)
+		}
+		last, c.cpu = time.Now(), c.meter.since(c.start)
+	} else {
+		n = c.want
 	}
-	return float64(n-1) / time.Since(time.Unix(0, first)).Seconds(), true, nil
+	c.handledN = int(n)
+	c.rate = float64(n-1) / last.Sub(c.first).Seconds()
+	return nil
 }
 
-func consumeLib(ctx context.Context, e *env, topic, group string, n int, limit time.Duration) (float64, bool, error) {
-	c := newCounter(n)
+func consumeLib(ctx context.Context, e *env, topic, group string, c *counter) error {
 	root, order := core.NewEventRouter("root"), core.NewEventRouter("order")
 	order.BindEvent("created", func(context.Context, *core.EventObject) error { c.hit(); return nil })
 	root.IncludeBinder(order)
@@ -177,30 +215,19 @@ func consumeLib(ctx context.Context, e *env, topic, group string, n int, limit t
 	defer cancel()
 	m, err := e.startManager(sctx, cfg, root)
 	if err != nil {
-		return 0, false, fmt.Errorf("consume (library): %w", err)
+		return err
 	}
 	defer closeManager(m)
-	rate, cut, err := c.wait(ctx, limit)
-	if err != nil {
-		return 0, false, fmt.Errorf("consume (library): %w", err)
-	}
-	return rate, cut, nil
+	return c.wait(ctx)
 }
 
-func consumeRaw(ctx context.Context, e *env, topic, group string, n int, limit time.Duration, inline bool) (float64, bool, error) {
-	c := newCounter(n)
-	s, err := newRawService(e, topic, group, false, inline)
-	if err != nil {
-		return 0, false, err
-	}
+// consumeService counts the events a hand-written service handles, then
+// closes it.
+func consumeService(ctx context.Context, s service, c *counter) error {
 	defer s.close()
-	s.handlers["order.created"] = func(*kafka.Message, *rawEvent) error { c.hit(); return nil }
+	s.on(producedEvent, func(*rawEvent, []byte) error { c.hit(); return nil })
 	if err := s.start(); err != nil {
-		return 0, false, err
+		return err
 	}
-	rate, cut, err := c.wait(ctx, limit)
-	if err != nil {
-		return 0, false, fmt.Errorf("consume (raw): %w", err)
-	}
-	return rate, cut, nil
+	return c.wait(ctx)
 }

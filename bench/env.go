@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -29,6 +28,7 @@ type env struct {
 	prefix    string
 	log       *slog.Logger
 	verbose   bool
+	cpu       *cpuMeter
 
 	child *exec.Cmd
 	stdin io.Closer
@@ -52,8 +52,10 @@ func serveEmbedded() {
 
 // newEnv connects to KAFKA_BOOTSTRAP_SERVERS or starts the embedded broker in
 // a child process, so its CPU, heap and GC stay out of the measured process,
-// as a real broker's would.
-func newEnv(ctx context.Context, kafkaProps map[string]any, verbose bool) (*env, error) {
+// as a real broker's would. brokerPID names the process whose CPU is the
+// broker's; 0 finds it (the child, or the process listening on the
+// bootstrap port).
+func newEnv(ctx context.Context, kafkaProps map[string]any, verbose bool, brokerPID int) (*env, error) {
 	e := &env{
 		kafka:   kafkaProps,
 		prefix:  fmt.Sprintf("bench-%x", time.Now().UnixNano()&0xffffff),
@@ -61,12 +63,19 @@ func newEnv(ctx context.Context, kafkaProps map[string]any, verbose bool) (*env,
 		verbose: verbose,
 		start:   time.Now(),
 	}
+	var pidErr error
 	if bs := os.Getenv("KAFKA_BOOTSTRAP_SERVERS"); bs != "" {
 		e.bootstrap = bs
 		e.broker = "external " + bs
+		if brokerPID == 0 {
+			brokerPID, pidErr = listenerPID(bs)
+		}
 	} else if err := e.startEmbedded(); err != nil {
 		return nil, err
+	} else if brokerPID == 0 {
+		brokerPID = e.child.Process.Pid
 	}
+	e.cpu = newCPUMeter(brokerPID, pidErr)
 	cfg := configMap(e.bootstrap, nil, e.kafka)
 	for k := range *cfg {
 		// Only client-wide properties make sense on the admin client.
@@ -209,58 +218,4 @@ func (e *env) deleteTopics(topics ...string) {
 	if _, err := e.admin.DeleteTopics(ctx, topics); err != nil {
 		e.progress("delete topics: %v", err)
 	}
-}
-
-// machine describes where the bench ran.
-type machine struct {
-	CPU        string `json:"cpu"`
-	Cores      int    `json:"cores"`
-	GOMAXPROCS int    `json:"gomaxprocs"`
-	Go         string `json:"go"`
-	Librdkafka string `json:"librdkafka"`
-	Broker     string `json:"broker"`
-	LoadStart  string `json:"load_start"`
-	LoadEnd    string `json:"load_end,omitempty"`
-	Kafka      string `json:"kafka_overrides,omitempty"`
-}
-
-func describeMachine(e *env, props string) machine {
-	_, lib := kafka.LibraryVersion()
-	return machine{
-		CPU:        cpuModel(),
-		Cores:      runtime.NumCPU(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0),
-		Go:         runtime.Version(),
-		Librdkafka: lib,
-		Broker:     e.broker,
-		LoadStart:  loadAvg(),
-		Kafka:      props,
-	}
-}
-
-func cpuModel() string {
-	f, err := os.Open("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if k, v, ok := strings.Cut(s.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

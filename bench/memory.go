@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
-
 	"github.com/kafka-broker/kafka-broker-go/core"
 )
 
@@ -21,25 +19,33 @@ import (
 // nobody answers; once all requests are acked by the broker and waiting,
 // the heap grown since before, divided by o.pending. It counts everything a
 // waiting request keeps alive, the caller's event included; not the
-// caller's goroutine (its stack and g are the same for the raw baseline, and
-// an unmeasured first round warms the runtime's pool of goroutines).
+// caller's goroutine (its stack and g are the same for every side, and an
+// unmeasured first round warms the runtime's pool of goroutines). The
+// franz-go requester's records are Go memory until acked, so all sides are
+// measured once every request is acked.
 //
 // Stored events: a fresh group reads o.stored events into the
-// ConsumerStorage (library, no router) or a map by correlation ID (raw); the
-// heap grown from just before the consumer started, after GC.
+// ConsumerStorage (library, no router) or a map by correlation ID (raw,
+// franz-go); the heap grown from just before the consumer started, after
+// GC. franz-go's own buffers are Go memory, librdkafka's are not: once all
+// events are read and handled franz-go holds no fetched records, but a
+// comparison of clients' memory needs more than the Go heap.
 func runMemory(ctx context.Context, e *env, o *options) ([]*metric, error) {
 	blackhole, storeTopic := e.name("blackhole"), e.name("store")
-	libClient, rawClient := e.name("mem-lib-client"), e.name("mem-raw-client")
+	libClient := e.name("mem-lib-client")
 	topics := []string{blackhole, storeTopic, storeTopic + ".replies", storeTopic + ".dlq",
-		libClient, libClient + ".replies", libClient + ".dlq", rawClient + ".replies"}
+		libClient, libClient + ".replies", libClient + ".dlq"}
+	for _, side := range []string{sideRaw, sideFranz} {
+		topics = append(topics, e.name("mem", side, "client")+".replies")
+	}
 	if err := e.createTopics(ctx, topics...); err != nil {
 		return nil, err
 	}
 	defer e.deleteTopics(topics...)
 	rounds := min(o.rounds, o.memRounds)
 
-	pending := &metric{Scenario: "e) memory", Name: "heap per pending request", Unit: "B", Target: "lib<=", Bound: 2048}
-	if err := measurePendingRounds(ctx, e, o, rounds, blackhole, libClient, rawClient, pending); err != nil {
+	pending := newMetric("e) memory", "heap per pending request", "B").want("lib", "<=", 2048)
+	if err := measurePendingRounds(ctx, e, o, rounds, blackhole, pending); err != nil {
 		return nil, err
 	}
 
@@ -47,24 +53,37 @@ func runMemory(ctx context.Context, e *env, o *options) ([]*metric, error) {
 	if err := fill(ctx, e, storeTopic, o.stored, smallPayload); err != nil {
 		return nil, err
 	}
-	stored := &metric{Scenario: "e) memory", Name: fmt.Sprintf("heap, %d stored events", o.stored), Unit: "MiB"}
+	stored := newMetric("e) memory", fmt.Sprintf("heap, %d stored events", o.stored), "MiB")
 	var fixed []float64
 	for i := range rounds {
-		e.progress("memory: stored events, round %d/%d", i+1, rounds)
-		lib, fix, err := storedLib(ctx, e, storeTopic, e.name("mem-lib-group", strconv.Itoa(i)), o.stored)
-		if err != nil {
-			return nil, err
+		for _, side := range allSides {
+			e.progress("memory: stored events, round %d/%d, %s", i+1, rounds, side)
+			group := e.name("mem", side, "group", strconv.Itoa(i))
+			var heap, fix float64
+			var err error
+			switch side {
+			case sideLib:
+				heap, fix, err = storedLib(ctx, e, storeTopic, group, o.stored)
+				fixed = append(fixed, fix)
+			case sideRaw:
+				heap, err = storedHandwritten(ctx, o.stored, func() (service, error) {
+					return newRawService(e, storeTopic, group, false, true)
+				})
+			case sideFranz:
+				heap, err = storedHandwritten(ctx, o.stored, func() (service, error) {
+					return newFranzService(e, storeTopic, group)
+				})
+			}
+			if err != nil {
+				return nil, fmt.Errorf("stored (%s): %w", side, err)
+			}
+			stored.add(side, heap/(1<<20))
 		}
-		raw, err := storedRaw(ctx, e, storeTopic, e.name("mem-raw-group", strconv.Itoa(i)), o.stored)
-		if err != nil {
-			return nil, err
-		}
-		stored.add(lib/(1<<20), raw/(1<<20))
-		fixed = append(fixed, fix)
 	}
 	stored.finish()
-	stored.Note = fmt.Sprintf("%.0f vs %.0f B per stored event; a Manager's own heap before consuming: %.1f MiB",
-		stored.LibMedian*(1<<20)/float64(o.stored), stored.RawMedian*(1<<20)/float64(o.stored), median(fixed)/(1<<20))
+	stored.Note = fmt.Sprintf("per stored event: library %.0f B, raw %.0f B, franz-go %.0f B; a Manager's own heap before consuming: %.1f MiB",
+		stored.LibMedian*(1<<20)/float64(o.stored), stored.RawMedian*(1<<20)/float64(o.stored),
+		stored.FranzMedian*(1<<20)/float64(o.stored), median(fixed)/(1<<20))
 	return []*metric{pending, stored}, nil
 }
 
@@ -76,8 +95,15 @@ func heapAfterGC() runtime.MemStats {
 	return ms
 }
 
-func measurePendingRounds(ctx context.Context, e *env, o *options, rounds int, blackhole, libLocation, rawLocation string, out *metric) error {
-	cfg := e.libConfig(libLocation)
+// pendingSide is how a side's pending requests are made and counted.
+type pendingSide struct {
+	request func(ctx context.Context) error
+	ready   func() bool // every request started since reset is acked and pending
+	reset   func()      // before a round
+}
+
+func measurePendingRounds(ctx context.Context, e *env, o *options, rounds int, blackhole string, out *metric) error {
+	cfg := e.libConfig(e.name("mem-lib-client"))
 	cfg.MaxPendingRequests = 2 * o.pending
 	cfg.RequestTimeout = 5 * time.Minute
 	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -87,51 +113,68 @@ func measurePendingRounds(ctx context.Context, e *env, o *options, rounds int, b
 		return err
 	}
 	defer closeManager(m)
-	raw, err := newRawRequester(sctx, e, rawLocation, rawLocation+".replies")
+	raw, err := newRawRequester(sctx, e, e.name("mem", sideRaw, "client"), e.name("mem", sideRaw, "client")+".replies")
 	if err != nil {
 		return err
 	}
 	defer raw.close()
+	franz, err := newFranzRequester(sctx, e, e.name("mem", sideFranz, "client"), e.name("mem", sideFranz, "client")+".replies")
+	if err != nil {
+		return err
+	}
+	defer franz.close()
 
-	var rawSent atomic.Int64
-	lib := func(ctx context.Context) error {
-		ev, err := core.NewEventObject(echoEvent, smallPayload)
-		if err != nil {
-			return err
-		}
-		_, err = m.Request(ctx, blackhole, ev)
-		return err
-	}
-	libReady := func(base uint64) func() bool {
-		return func() bool { s := m.Stats(); return s.Pending == o.pending && s.Produced-base == uint64(o.pending) }
-	}
-	rawReq := func(ctx context.Context) error {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute) // the library's RequestTimeout does the same
-		defer cancel()
-		_, err := raw.requestCounting(ctx, blackhole, echoEvent, smallPayload, &rawSent)
-		return err
-	}
-	rawReady := func(base int64) func() bool {
-		return func() bool { return raw.pendingLen() == o.pending && rawSent.Load()-base == int64(o.pending) }
+	var libBase uint64
+	sides := map[string]pendingSide{
+		sideLib: {
+			request: func(ctx context.Context) error {
+				ev, err := core.NewEventObject(echoEvent, smallPayload)
+				if err != nil {
+					return err
+				}
+				_, err = m.Request(ctx, blackhole, ev)
+				return err
+			},
+			ready: func() bool { s := m.Stats(); return s.Pending == o.pending && s.Produced-libBase == uint64(o.pending) },
+			reset: func() { libBase = m.Stats().Produced },
+		},
+		sideRaw:   handwrittenPending(raw, blackhole, o.pending),
+		sideFranz: handwrittenPending(franz, blackhole, o.pending),
 	}
 	// Round 0 is a warm-up: it fills the runtime's pool of goroutines.
 	for i := 0; i <= rounds; i++ {
 		if i > 0 {
 			e.progress("memory: pending requests, round %d/%d", i, rounds)
 		}
-		l, err := pendingHeap(ctx, o.pending, lib, libReady(m.Stats().Produced))
-		if err != nil {
-			return fmt.Errorf("pending (library): %w", err)
-		}
-		r, err := pendingHeap(ctx, o.pending, rawReq, rawReady(rawSent.Load()))
-		if err != nil {
-			return fmt.Errorf("pending (raw): %w", err)
-		}
-		if i > 0 {
-			out.add(l, r)
+		for _, side := range allSides {
+			s := sides[side]
+			s.reset()
+			heap, err := pendingHeap(ctx, o.pending, s.request, s.ready)
+			if err != nil {
+				return fmt.Errorf("pending (%s): %w", side, err)
+			}
+			if i > 0 {
+				out.add(side, heap)
+			}
 		}
 	}
 	return nil
+}
+
+// handwrittenPending makes pending requests with r to topic, nobody's.
+func handwrittenPending(r requester, topic string, pending int) pendingSide {
+	var sent atomic.Int64
+	var base int64
+	return pendingSide{
+		request: func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Minute) // the library's RequestTimeout does the same
+			defer cancel()
+			_, err := r.requestCounting(ctx, topic, echoEvent, smallPayload, &sent)
+			return err
+		},
+		ready: func() bool { return r.pendingLen() == pending && sent.Load()-base == int64(pending) },
+		reset: func() { base = sent.Load() },
+	}
 }
 
 // pendingHeap starts k requests, waits until ready, and returns the heap
@@ -190,24 +233,26 @@ func storedLib(ctx context.Context, e *env, topic, group string, n int) (heap, f
 	return float64(after.HeapAlloc) - float64(created.HeapAlloc), float64(created.HeapAlloc) - float64(before.HeapAlloc), nil
 }
 
-func storedRaw(ctx context.Context, e *env, topic, group string, n int) (float64, error) {
+// storedHandwritten returns the heap grown by n events read by a fresh
+// service into a map by correlation ID.
+func storedHandwritten(ctx context.Context, n int, newService func() (service, error)) (float64, error) {
 	var (
 		mu    sync.Mutex
 		store = make(map[string]*rawEvent)
 		count atomic.Int64
 	)
-	s, err := newRawService(e, topic, group, false, true)
+	s, err := newService()
 	if err != nil {
 		return 0, err
 	}
 	defer s.close()
-	s.handlers["order.created"] = func(_ *kafka.Message, ev *rawEvent) error {
+	s.on(producedEvent, func(ev *rawEvent, _ []byte) error {
 		mu.Lock()
 		store[ev.CorrelationID] = ev
 		mu.Unlock()
 		count.Add(1)
 		return nil
-	}
+	})
 	created := heapAfterGC()
 	if err := s.start(); err != nil {
 		return 0, err
@@ -215,7 +260,7 @@ func storedRaw(ctx context.Context, e *env, topic, group string, n int) (float64
 	deadline := time.Now().Add(5 * time.Minute)
 	for count.Load() < int64(n) {
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return 0, fmt.Errorf("stored (raw): %d of %d", count.Load(), n)
+			return 0, fmt.Errorf("%d of %d", count.Load(), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -224,7 +269,7 @@ func storedRaw(ctx context.Context, e *env, topic, group string, n int) (float64
 	got := len(store)
 	mu.Unlock()
 	if got != n {
-		return 0, fmt.Errorf("stored (raw): map holds %d, want %d", got, n)
+		return 0, fmt.Errorf("map holds %d, want %d", got, n)
 	}
 	return float64(after.HeapAlloc) - float64(created.HeapAlloc), nil
 }

@@ -31,8 +31,7 @@ type rawRequester struct {
 	location   string
 	replyTopic string
 
-	mu      sync.Mutex
-	pending map[string]chan *rawEvent
+	*pendingReplies
 
 	stop    chan struct{}
 	polled  chan struct{} // the poll loop ended
@@ -50,7 +49,7 @@ func newRawRequester(ctx context.Context, e *env, location, replyTopic string) (
 		return nil, err
 	}
 	r := &rawRequester{p: p, c: c, location: location, replyTopic: replyTopic,
-		pending: make(map[string]chan *rawEvent), stop: make(chan struct{}),
+		pendingReplies: newPendingReplies(), stop: make(chan struct{}),
 		polled: make(chan struct{}), drained: make(chan struct{})}
 	if err := assignAtEnd(ctx, c, replyTopic); err != nil {
 		c.Close()
@@ -110,72 +109,41 @@ func (r *rawRequester) poll() {
 		if !ok || msg.TopicPartition.Error != nil {
 			continue
 		}
-		ev := new(rawEvent)
-		if err := json.Unmarshal(msg.Value, ev); err != nil {
-			continue
-		}
-		ev.received(time.Now())
-		r.mu.Lock()
-		ch, ok := r.pending[ev.CorrelationID]
-		delete(r.pending, ev.CorrelationID)
-		r.mu.Unlock()
-		if ok {
-			ch <- ev
-		}
+		r.deliver(msg.Value)
 	}
 }
 
-// request produces an event and waits for its reply.
-func (r *rawRequester) request(ctx context.Context, topic, event string, data json.RawMessage) (*rawEvent, error) {
-	return r.requestCounting(ctx, topic, event, data, nil)
-}
-
-func (r *rawRequester) pendingLen() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.pending)
-}
-
-// requestCounting is request that adds 1 to sent once the request is acked.
+// requestCounting produces an event and waits for its reply; it adds 1 to
+// sent (when not nil) once the request is acked.
 func (r *rawRequester) requestCounting(ctx context.Context, topic, event string, data json.RawMessage, sent *atomic.Int64) (*rawEvent, error) {
-	id := uuid.NewString()
-	ev := rawEvent{CorrelationID: id, Status: core.StatusPending, Event: event, Data: data}
-	ev.stamp(r.location, time.Now())
-	value, err := json.Marshal(&ev)
+	id, value, err := encodeEvent(r.location, event, data)
 	if err != nil {
 		return nil, err
 	}
-	ch := make(chan *rawEvent, 1)
-	r.mu.Lock()
-	r.pending[id] = ch
-	r.mu.Unlock()
-	forget := func() {
-		r.mu.Lock()
-		delete(r.pending, id)
-		r.mu.Unlock()
-	}
-	msg := &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
-		Key:            []byte(id),
-		Value:          value,
-		Headers: []kafka.Header{
-			{Key: core.HeaderCorrelationID, Value: []byte(id)},
-			{Key: core.HeaderReplyTopic, Value: []byte(r.replyTopic)},
-		},
-	}
-	if err := produceSync(ctx, r.p, msg); err != nil {
-		forget()
+	ch := r.expect(id)
+	if err := produceSync(ctx, r.p, rawMessage(topic, id, value, r.replyTopic)); err != nil {
+		r.forget(id)
 		return nil, err
 	}
 	if sent != nil {
 		sent.Add(1)
 	}
-	select {
-	case rep := <-ch:
-		return rep, nil
-	case <-ctx.Done():
-		forget()
-		return nil, ctx.Err()
+	return r.await(ctx, id, ch)
+}
+
+// rawMessage is a record of the wire format with the correlation ID as key
+// and header, and the reply topic header when replyTopic is set.
+func rawMessage(topic, id string, value []byte, replyTopic string) *kafka.Message {
+	headers := make([]kafka.Header, 1, 2)
+	headers[0] = kafka.Header{Key: core.HeaderCorrelationID, Value: []byte(id)}
+	if replyTopic != "" {
+		headers = append(headers, kafka.Header{Key: core.HeaderReplyTopic, Value: []byte(replyTopic)})
+	}
+	return &kafka.Message{
+		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+		Key:            []byte(id),
+		Value:          value,
+		Headers:        headers,
 	}
 }
 
@@ -209,30 +177,25 @@ func (r *rawRequester) close() {
 // assigned partition handling its records in order, offsets stored after
 // each record is handled and auto-committed. handle routes by event name.
 type rawService struct {
-	e        *env
-	p        *kafka.Producer // nil when the handlers do not produce
-	c        *kafka.Consumer
-	location string
-	handlers map[string]func(*kafka.Message, *rawEvent) error
-	inline   bool // handle in the poll loop instead of per-partition goroutines
-	started  bool
-	ctx      context.Context // handlers' ctx, cancelled by close
-	cancel   context.CancelFunc
+	*router
+	p       *kafka.Producer // nil when the handlers do not produce
+	c       *kafka.Consumer
+	inline  bool // handle in the poll loop instead of per-partition goroutines
+	started bool
+	ctx     context.Context // handlers' ctx, cancelled by close
+	cancel  context.CancelFunc
 
-	workers  map[int32]chan *kafka.Message // owned by poll
-	assigned chan struct{}
-	once     sync.Once
-	stop     chan struct{}
-	polled   chan struct{}
+	workers map[int32]chan *kafka.Message // owned by poll
+	stop    chan struct{}
+	polled  chan struct{}
 
 	workersWG sync.WaitGroup // partition goroutines
 	wg        sync.WaitGroup // the producer's event drain
 }
 
 func newRawService(e *env, topic, group string, withProducer, inline bool) (*rawService, error) {
-	s := &rawService{e: e, location: topic, handlers: map[string]func(*kafka.Message, *rawEvent) error{},
-		inline: inline, workers: map[int32]chan *kafka.Message{}, assigned: make(chan struct{}),
-		stop: make(chan struct{}), polled: make(chan struct{})}
+	s := &rawService{router: newRouter(e, "raw consumer", topic), inline: inline,
+		workers: map[int32]chan *kafka.Message{}, stop: make(chan struct{}), polled: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if withProducer {
 		p, err := kafka.NewProducer(producerConfig(e.bootstrap, e.kafka))
@@ -256,7 +219,7 @@ func newRawService(e *env, topic, group string, withProducer, inline bool) (*raw
 func (s *rawService) start() error {
 	err := s.c.SubscribeTopics([]string{s.location}, func(_ *kafka.Consumer, ev kafka.Event) error {
 		if _, ok := ev.(kafka.AssignedPartitions); ok {
-			s.once.Do(func() { close(s.assigned) })
+			s.markAssigned()
 		}
 		return nil
 	})
@@ -266,15 +229,6 @@ func (s *rawService) start() error {
 	s.started = true
 	go s.poll()
 	return nil
-}
-
-func (s *rawService) awaitAssigned(ctx context.Context) error {
-	select {
-	case <-s.assigned:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("raw consumer of %s: no assignment: %w", s.location, ctx.Err())
-	}
 }
 
 func (s *rawService) poll() {
@@ -320,41 +274,19 @@ func (s *rawService) poll() {
 }
 
 func (s *rawService) handle(msg *kafka.Message) {
-	ev := new(rawEvent)
-	if err := json.Unmarshal(msg.Value, ev); err != nil {
-		s.e.log.Warn("raw consumer: bad record", "error", err)
-	} else {
-		ev.received(time.Now())
-		if h, ok := s.handlers[ev.Event]; !ok {
-			s.e.log.Warn("raw consumer: no handler", "event", ev.Event)
-		} else if err := h(msg, ev); err != nil {
-			s.e.log.Warn("raw consumer: handler failed", "event", ev.Event, "error", err)
-		}
-	}
+	s.route(msg.Value, header(msg, core.HeaderReplyTopic))
 	tp := msg.TopicPartition
 	tp.Offset++
 	_, _ = s.c.StoreOffsets([]kafka.TopicPartition{tp})
 }
 
-// reply sends data back to the requester: to the kafka_replyTopic header,
-// else to the sender's Location, as the library does.
-func (s *rawService) reply(msg *kafka.Message, req *rawEvent, data json.RawMessage) error {
-	topic := header(msg, core.HeaderReplyTopic)
-	if topic == "" && len(req.AuditLog) > 0 {
-		topic = req.AuditLog[len(req.AuditLog)-1].Location
-	}
-	rep := rawEvent{CorrelationID: req.CorrelationID, Status: core.StatusCompleted, Event: req.Event, Data: data, AuditLog: req.AuditLog}
-	rep.stamp(s.location, time.Now())
-	value, err := json.Marshal(&rep)
+// reply sends data back to the requester and waits for the ack.
+func (s *rawService) reply(replyTo []byte, req *rawEvent, data json.RawMessage) error {
+	value, err := encodeReply(s.location, req, data)
 	if err != nil {
 		return err
 	}
-	return produceSync(s.ctx, s.p, &kafka.Message{
-		TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
-		Key:            []byte(req.CorrelationID),
-		Value:          value,
-		Headers:        []kafka.Header{{Key: core.HeaderCorrelationID, Value: []byte(req.CorrelationID)}},
-	})
+	return produceSync(s.ctx, s.p, rawMessage(replyAddress(replyTo, req), req.CorrelationID, value, ""))
 }
 
 func (s *rawService) close() {

@@ -2,32 +2,158 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
-
-	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 )
 
-// Scenarios a) and b): request/reply through a responder service.
-//
-// Library: a client Manager calls Request on the topic of a service Manager
-// whose router binds "rpc.echo" to a handler that Replies with the request's
-// data. Raw: rawRequester against a rawService doing the same.
+// The request/reply scenarios: a) 1 in flight, b) -inflight in flight,
+// f) the in-flight sweep (sweep.go), h) requesters against other sides'
+// responders (mixed.go), i) the soak (soak.go). Every side has a requester
+// and a responder whose router (or handler map) binds "rpc.echo" to a reply
+// with the request's data. Library: a client Manager calling Request, a
+// service Manager whose handler calls Reply. Raw and franz-go: their
+// requester and service (raw.go, franz.go). Any requester can call any
+// responder: they speak the same wire format and reply to the
+// kafka_replyTopic header.
 
 const echoEvent = "rpc.echo"
 
+// rrSide is one side's requester and responder.
+type rrSide struct {
+	responder string                                        // the responder's topic
+	request   func(ctx context.Context, topic string) error // one checked round trip
+	topics    []string                                      // created for it, deleted after
+	close     func()
+}
+
+// rrSetup holds the sides of a request/reply run.
 type rrSetup struct {
-	libClient, libSvc *core.Manager
-	libTopic          string
-	rawClient         *rawRequester
-	rawSvc            *rawService
-	rawTopic          string
-	topics            []string
+	sides map[string]*rrSide
+}
+
+// call is a request from side req's requester to side resp's responder.
+func (s *rrSetup) call(req, resp string) func(context.Context) error {
+	fn, topic := s.sides[req].request, s.sides[resp].responder
+	return func(ctx context.Context) error { return fn(ctx, topic) }
+}
+
+// calls are each side's requests to its own responder.
+func (s *rrSetup) calls() map[string]func(context.Context) error {
+	out := map[string]func(context.Context) error{}
+	for side := range s.sides {
+		out[side] = s.call(side, side)
+	}
+	return out
+}
+
+func setupRR(ctx context.Context, e *env, sides ...string) (*rrSetup, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	starts := map[string]func(context.Context, *env) (*rrSide, error){
+		sideLib: startLibRR,
+		sideRaw: func(ctx context.Context, e *env) (*rrSide, error) {
+			return startHandwrittenRR(ctx, e, "raw",
+				func(topic string) (*rawService, error) { return newRawService(e, topic, topic, true, false) },
+				func(ctx context.Context, location, replyTopic string) (*rawRequester, error) {
+					return newRawRequester(ctx, e, location, replyTopic)
+				})
+		},
+		sideFranz: func(ctx context.Context, e *env) (*rrSide, error) {
+			return startHandwrittenRR(ctx, e, "franz",
+				func(topic string) (*franzService, error) { return newFranzService(e, topic, topic) },
+				func(ctx context.Context, location, replyTopic string) (*franzRequester, error) {
+					return newFranzRequester(ctx, e, location, replyTopic)
+				})
+		},
+	}
+	s := &rrSetup{sides: map[string]*rrSide{}}
+	var mu sync.Mutex
+	fns := make([]func() error, 0, len(sides))
+	for _, side := range sides {
+		fns = append(fns, func() error {
+			rs, err := starts[side](ctx, e)
+			if err != nil {
+				return fmt.Errorf("%s: %w", side, err)
+			}
+			mu.Lock()
+			s.sides[side] = rs
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := parallel(fns...); err != nil {
+		s.close(e)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *rrSetup) close(e *env) {
+	var fns []func() error
+	var topics []string
+	for _, rs := range s.sides {
+		fns = append(fns, func() error { rs.close(); return nil })
+		topics = append(topics, rs.topics...)
+	}
+	_ = parallel(fns...)
+	e.deleteTopics(topics...)
+}
+
+// startLibRR starts the library's side: a service Manager replying to
+// "rpc.echo" and a client Manager.
+func startLibRR(ctx context.Context, e *env) (*rrSide, error) {
+	svc, client := e.name("lib-svc"), e.name("lib-client")
+	// The library creates its topics itself; creating them here first keeps
+	// every side's setup alike and out of the measurement.
+	side := &rrSide{responder: svc, topics: []string{svc, svc + ".replies", svc + ".dlq", client, client + ".replies", client + ".dlq"}}
+	if err := e.createTopics(ctx, side.topics...); err != nil {
+		return nil, err
+	}
+	var libSvc, libClient *core.Manager
+	err := parallel(
+		func() error {
+			r, rpc := core.NewEventRouter("root"), core.NewEventRouter("rpc")
+			rpc.BindEvent("echo", func(ctx context.Context, ev *core.EventObject) error {
+				m, _ := core.FromContext(ctx)
+				return m.Reply(ctx, ev, ev.Data)
+			})
+			r.IncludeBinder(rpc)
+			var err error
+			libSvc, err = e.startManager(ctx, e.libConfig(svc), r)
+			return err
+		},
+		func() error {
+			var err error
+			libClient, err = e.startManager(ctx, e.libConfig(client), nil)
+			return err
+		},
+	)
+	side.close = func() {
+		_ = parallel(
+			func() error { closeManager(libSvc); return nil },
+			func() error { closeManager(libClient); return nil },
+		)
+	}
+	if err != nil {
+		side.close()
+		e.deleteTopics(side.topics...)
+		return nil, err
+	}
+	side.request = func(ctx context.Context, topic string) error {
+		ev, err := core.NewEventObject(echoEvent, smallPayload)
+		if err != nil {
+			return err
+		}
+		rep, err := libClient.Request(ctx, topic, ev)
+		if err != nil {
+			return err
+		}
+		return checkEcho(rep.Status, rep.Data)
+	}
+	return side, nil
 }
 
 func (e *env) startManager(ctx context.Context, cfg core.Config, r *core.EventRouter) (*core.Manager, error) {
@@ -45,237 +171,65 @@ func (e *env) startManager(ctx context.Context, cfg core.Config, r *core.EventRo
 	return m, nil
 }
 
+// closeManager closes m (nil: nothing).
 func closeManager(m *core.Manager) {
+	if m == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = m.Close(ctx)
 }
 
-func setupRR(ctx context.Context, e *env) (*rrSetup, error) {
-	s := &rrSetup{libTopic: e.name("lib-svc"), rawTopic: e.name("raw-svc")}
-	libClient, rawClient := e.name("lib-client"), e.name("raw-client")
-	// The library creates its topics itself; creating them here first keeps
-	// both sides' setup alike and out of the measurement.
-	s.topics = []string{s.libTopic, s.libTopic + ".replies", s.libTopic + ".dlq",
-		libClient, libClient + ".replies", libClient + ".dlq", s.rawTopic, rawClient + ".replies"}
-	if err := e.createTopics(ctx, s.topics...); err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	wg.Add(4)
-	go func() {
-		defer wg.Done()
-		r := core.NewEventRouter("root")
-		rpc := core.NewEventRouter("rpc")
-		rpc.BindEvent("echo", func(ctx context.Context, ev *core.EventObject) error {
-			m, _ := core.FromContext(ctx)
-			return m.Reply(ctx, ev, ev.Data)
-		})
-		r.IncludeBinder(rpc)
-		s.libSvc, errs[0] = e.startManager(ctx, e.libConfig(s.libTopic), r)
-	}()
-	go func() {
-		defer wg.Done()
-		s.libClient, errs[1] = e.startManager(ctx, e.libConfig(libClient), nil)
-	}()
-	go func() {
-		defer wg.Done()
-		svc, err := newRawService(e, s.rawTopic, s.rawTopic, true, false)
-		if err != nil {
-			errs[2] = err
-			return
-		}
-		svc.handlers[echoEvent] = func(msg *kafka.Message, ev *rawEvent) error {
-			return svc.reply(msg, ev, ev.Data)
-		}
-		s.rawSvc = svc
-		if errs[2] = svc.start(); errs[2] == nil {
-			errs[2] = svc.awaitAssigned(ctx)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		s.rawClient, errs[3] = newRawRequester(ctx, e, rawClient, rawClient+".replies")
-	}()
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		s.close(e)
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *rrSetup) close(e *env) {
-	var wg sync.WaitGroup
-	for _, f := range []func(){
-		func() {
-			if s.libClient != nil {
-				closeManager(s.libClient)
-			}
-		},
-		func() {
-			if s.libSvc != nil {
-				closeManager(s.libSvc)
-			}
-		},
-		func() {
-			if s.rawClient != nil {
-				s.rawClient.close()
-			}
-		},
-		func() {
-			if s.rawSvc != nil {
-				s.rawSvc.close()
-			}
-		},
-	} {
-		wg.Add(1)
-		go func() { defer wg.Done(); f() }()
-	}
-	wg.Wait()
-	e.deleteTopics(s.topics...)
-}
-
-func (s *rrSetup) libRequest(ctx context.Context) error {
-	ev, err := core.NewEventObject(echoEvent, smallPayload)
-	if err != nil {
-		return err
-	}
-	rep, err := s.libClient.Request(ctx, s.libTopic, ev)
-	if err != nil {
-		return err
-	}
-	if rep.Status != core.StatusCompleted || len(rep.Data) != len(smallPayload) {
-		return fmt.Errorf("unexpected reply %+v", rep)
-	}
-	return nil
-}
-
-func (s *rrSetup) rawRequest(ctx context.Context) error {
-	rep, err := s.rawClient.request(ctx, s.rawTopic, echoEvent, smallPayload)
-	if err != nil {
-		return err
-	}
-	if rep.Status != core.StatusCompleted || len(rep.Data) != len(smallPayload) {
-		return fmt.Errorf("unexpected reply %+v", rep)
-	}
-	return nil
-}
-
-// load is the outcome of driving requests for a while.
-type load struct {
-	latencies []time.Duration // sorted
-	done      int
-	errors    int
-	firstErr  error
-	elapsed   time.Duration
-}
-
-func (l load) perSecond() float64 { return float64(l.done) / l.elapsed.Seconds() }
-
-// drive runs fn from inflight goroutines, each back to back, for d.
-func drive(ctx context.Context, inflight int, d time.Duration, fn func(context.Context) error) load {
-	var (
-		mu  sync.Mutex
-		out load
-		wg  sync.WaitGroup
-	)
-	start := time.Now()
-	deadline := start.Add(d)
-	for range inflight {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lat := make([]time.Duration, 0, 1024)
-			errs := 0
-			var first error
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				t := time.Now()
-				err := fn(rctx)
-				took := time.Since(t)
-				cancel()
-				if err != nil {
-					errs++
-					if first == nil {
-						first = err
-					}
-					continue
-				}
-				lat = append(lat, took)
-			}
-			mu.Lock()
-			out.latencies = append(out.latencies, lat...)
-			out.errors += errs
-			if out.firstErr == nil {
-				out.firstErr = first
-			}
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	out.elapsed = time.Since(start)
-	out.done = len(out.latencies)
-	slices.Sort(out.latencies)
-	return out
-}
-
-func runRequestReply(ctx context.Context, e *env, o *options, want map[string]bool) ([]*metric, error) {
+// runRequestReply runs the request/reply scenarios wanted (rr1, rr256,
+// inflight, mixed) on one setup of every side.
+func runRequestReply(ctx context.Context, e *env, o *options, want map[string]bool, levels []int) ([]*metric, error) {
 	e.progress("request/reply: setting up (group joins take a few seconds)")
-	s, err := setupRR(ctx, e)
+	s, err := setupRR(ctx, e, allSides...)
 	if err != nil {
 		return nil, fmt.Errorf("request/reply setup: %w", err)
 	}
 	defer s.close(e)
-
 	e.progress("request/reply: warm-up")
-	for _, fn := range []func(context.Context) error{s.libRequest, s.rawRequest} {
-		if l := drive(ctx, 8, o.warmup, fn); l.errors > 0 {
-			return nil, fmt.Errorf("warm-up: %d errors, first: %w", l.errors, l.firstErr)
-		}
-	}
-
-	p50 := &metric{Scenario: "a) req/reply x1", Name: "p50 latency", Unit: "ms", Target: "ratio<=", Bound: 1.1}
-	p99 := &metric{Scenario: "a) req/reply x1", Name: "p99 latency", Unit: "ms", Target: "ratio<=", Bound: 1.3}
-	rps := &metric{Scenario: fmt.Sprintf("b) req/reply x%d", o.inflight), Name: "replies/s", Unit: "1/s", Target: "ratio>=", Bound: 0.9}
-	p99n := &metric{Scenario: fmt.Sprintf("b) req/reply x%d", o.inflight), Name: "p99 latency", Unit: "ms"}
-	var errsA, errsB [2]int
-	for i := range o.rounds {
-		if want["rr1"] {
-			e.progress("request/reply x1: round %d/%d", i+1, o.rounds)
-			lib := drive(ctx, 1, o.duration, s.libRequest)
-			raw := drive(ctx, 1, o.duration, s.rawRequest)
-			p50.add(ms(percentile(lib.latencies, 50)), ms(percentile(raw.latencies, 50)))
-			p99.add(ms(percentile(lib.latencies, 99)), ms(percentile(raw.latencies, 99)))
-			errsA[0] += lib.errors
-			errsA[1] += raw.errors
-		}
-		if want["rr256"] {
-			e.progress("request/reply x%d: round %d/%d", o.inflight, i+1, o.rounds)
-			lib := drive(ctx, o.inflight, o.duration, s.libRequest)
-			raw := drive(ctx, o.inflight, o.duration, s.rawRequest)
-			rps.add(lib.perSecond(), raw.perSecond())
-			p99n.add(ms(percentile(lib.latencies, 99)), ms(percentile(raw.latencies, 99)))
-			errsB[0] += lib.errors
-			errsB[1] += raw.errors
-		}
+	if err := warmUp(ctx, o.warmup, s.calls()); err != nil {
+		return nil, err
 	}
 	var out []*metric
-	if want["rr1"] {
-		if errsA != [2]int{} {
-			p50.Note = fmt.Sprintf("failed requests: library %d, raw %d", errsA[0], errsA[1])
-		}
-		out = append(out, p50, p99)
+	if want["rr1"] || want["rr256"] {
+		out = append(out, runFixed(ctx, e, o, s, want)...)
 	}
-	if want["rr256"] {
-		if errsB != [2]int{} {
-			rps.Note = fmt.Sprintf("failed requests: library %d, raw %d", errsB[0], errsB[1])
-		}
-		out = append(out, rps, p99n)
+	if want["inflight"] {
+		out = append(out, runSweep(ctx, e, o, s, levels)...)
+	}
+	if want["mixed"] {
+		out = append(out, runMixed(ctx, e, o, s)...)
 	}
 	return out, nil
+}
+
+// runFixed is scenarios a) and b): every side at 1 request in flight, then
+// at -inflight.
+func runFixed(ctx context.Context, e *env, o *options, s *rrSetup, want map[string]bool) []*metric {
+	calls := s.calls()
+	var out []*metric
+	if want["rr1"] {
+		a := e.newRunMetrics("a) req/reply x1", "reply", "requests", 0, false, p50AndP99)
+		a.p50.want("lib/raw", "<=", 1.1)
+		a.p99.want("lib/raw", "<=", 1.3)
+		_ = e.eachRound(o.rounds, "request/reply x1", a, func(side string) (load, cpuUse, error) {
+			l, u := e.timedDrive(ctx, 1, o.duration, calls[side])
+			return l, u, nil
+		})
+		out = append(out, a.metrics()...)
+	}
+	if want["rr256"] {
+		b := e.newRunMetrics(fmt.Sprintf("b) req/reply x%d", o.inflight), "reply", "requests", 0, true, p99Only)
+		b.rate.want("lib/raw", ">=", 0.9).want("lib/franz-go", ">=", 0.5)
+		_ = e.eachRound(o.rounds, fmt.Sprintf("request/reply x%d", o.inflight), b, func(side string) (load, cpuUse, error) {
+			l, u := e.timedDrive(ctx, o.inflight, o.duration, calls[side])
+			return l, u, nil
+		})
+		out = append(out, b.metrics()...)
+	}
+	return out
 }

@@ -2,18 +2,21 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"strings"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/google/uuid"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
 )
 
-// The raw baseline writes and reads the library's wire format (so both sides
-// move the same bytes) with plain structs and encoding/json, as hand-written
-// code talking to the Python package would.
+// The hand-written sides (raw confluent-kafka-go and franz-go) write and read
+// the library's wire format (so every side moves the same bytes) with plain
+// structs and encoding/json, as hand-written code talking to the Python
+// package would.
 type rawEvent struct {
 	CorrelationID string          `json:"correlation_id"`
 	Status        string          `json:"status"`
@@ -43,13 +46,52 @@ func (e *rawEvent) received(now time.Time) {
 	}
 }
 
-func header(msg *kafka.Message, key string) string {
-	for _, h := range msg.Headers {
-		if h.Key == key {
-			return string(h.Value)
-		}
+// encodeEvent is a new event from location in the wire format: a fresh
+// correlation ID (also the record's key), status pending, this hop's audit
+// entry.
+func encodeEvent(location, event string, data json.RawMessage) (id string, value []byte, err error) {
+	id = uuid.NewString()
+	ev := rawEvent{CorrelationID: id, Status: core.StatusPending, Event: event, Data: data}
+	ev.stamp(location, time.Now())
+	value, err = json.Marshal(&ev)
+	return id, value, err
+}
+
+// encodeReply is the reply from location to req: req's correlation ID, event
+// and audit log, status completed, data, and this hop's audit entry.
+func encodeReply(location string, req *rawEvent, data json.RawMessage) ([]byte, error) {
+	rep := rawEvent{CorrelationID: req.CorrelationID, Status: core.StatusCompleted, Event: req.Event, Data: data, AuditLog: req.AuditLog}
+	rep.stamp(location, time.Now())
+	return json.Marshal(&rep)
+}
+
+// replyAddress is where a reply to req goes: the kafka_replyTopic header,
+// else the sender's Location, as the library does.
+func replyAddress(replyTopic []byte, req *rawEvent) string {
+	if len(replyTopic) > 0 {
+		return string(replyTopic)
+	}
+	if n := len(req.AuditLog); n > 0 {
+		return req.AuditLog[n-1].Location
 	}
 	return ""
+}
+
+// checkEcho checks a reply of the echo responder.
+func checkEcho(status string, data []byte) error {
+	if status != core.StatusCompleted || len(data) != len(smallPayload) {
+		return fmt.Errorf("unexpected reply: status %q, %d bytes of data", status, len(data))
+	}
+	return nil
+}
+
+func header(msg *kafka.Message, key string) []byte {
+	for _, h := range msg.Headers {
+		if h.Key == key {
+			return h.Value
+		}
+	}
+	return nil
 }
 
 // Payloads: a typical small request body, and a 1 KiB one for the produce scenario.
