@@ -44,7 +44,16 @@ type dispatchLimits struct {
 
 var _ fetch.Dispatcher = (*dispatcher)(nil)
 
-func (d *dispatcher) TakeEarly(msg *kafka.Message) bool { return d.replies.takeEarly(msg) }
+// TakeEarly hands a reply awaited by a Request to its waiter at once, on
+// the poll goroutine; a record taken so is consumed and handled.
+func (d *dispatcher) TakeEarly(msg *kafka.Message) bool {
+	if !d.replies.takeEarly(msg) {
+		return false
+	}
+	d.stats.consumed.Add(1)
+	d.stats.handled.Add(1)
+	return true
+}
 
 func (d *dispatcher) Awaiting() bool { return d.replies.awaiting() }
 

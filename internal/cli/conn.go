@@ -108,10 +108,14 @@ func (c *connFlags) checkProps(env Env) error {
 		if !errors.As(err, &kerr) || kerr.Code() != kafka.ErrInvalidArg {
 			return fmt.Errorf("%s: %w", s.from, err)
 		}
-		if strings.HasPrefix(kerr.Error(), "No such configuration property") {
+		switch msg := kerr.Error(); {
+		case strings.HasPrefix(msg, "No such configuration property"):
 			return usagef("%s: no such librdkafka property: %q", s.from, s.prop)
+		case strings.Contains(msg, "Invalid value"):
+			return usagef("%s: invalid value for librdkafka property %s: %q", s.from, s.prop, s.value)
 		}
-		return usagef("%s: invalid value for librdkafka property %s: %q", s.from, s.prop, s.value)
+		// Otherwise the property needs others (security.protocol=SASL_SSL
+		// wants sasl.mechanisms): the client that uses them all says so.
 	}
 	return nil
 }

@@ -68,6 +68,7 @@ func startService(t *testing.T, dlqConfig map[string]string) *service {
 		Location:         s.location,
 		TopicPartitions:  1,
 		MaxAttempts:      1,
+		Kafka:            kafkatest.ClientProps(),
 	}, root)
 	return s
 }
@@ -307,7 +308,7 @@ func rawProduce(t *testing.T, topic, key, value string) {
 // letters") against the examples' worker.
 func TestDLQWorkedExample(t *testing.T) {
 	location := kafkatest.Name(t, "gin-example-worker")
-	startManagerAt(t, core.Config{BootstrapServers: kafkatest.Bootstrap(t), Location: location}, worker.Router(location))
+	startManagerAt(t, core.Config{BootstrapServers: kafkatest.Bootstrap(t), Location: location, Kafka: kafkatest.ClientProps()}, worker.Router(location))
 	c := newCmd(t, nil)
 	ctx := kafkatest.Context(t, 2*time.Minute)
 	step := func(want int, args ...string) result {
