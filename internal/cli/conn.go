@@ -111,11 +111,12 @@ func (c *connFlags) checkProps(env Env) error {
 		switch msg := kerr.Error(); {
 		case strings.HasPrefix(msg, "No such configuration property"):
 			return usagef("%s: no such librdkafka property: %q", s.from, s.prop)
-		case strings.Contains(msg, "Invalid value"):
+		case strings.Contains(msg, "Invalid value"), strings.HasPrefix(msg, "Expected "):
 			return usagef("%s: invalid value for librdkafka property %s: %q", s.from, s.prop, s.value)
 		}
 		// Otherwise the property needs others (security.protocol=SASL_SSL
-		// wants sasl.mechanisms): the client that uses them all says so.
+		// wants sasl.mechanisms, GSSAPI by default): the client that uses
+		// them all says so.
 	}
 	return nil
 }
