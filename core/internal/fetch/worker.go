@@ -24,6 +24,15 @@ type worker struct {
 	next atomic.Int64
 
 	inflight []pendingOffset // handled records waiting for their acks, oldest first
+
+	// With a Committer (checkpoint.go): sync takes a checkpoint's request
+	// to be told once inflight is empty (syncers wait for it); dirty: a
+	// record was handed to the dispatcher since the last commit; failed: a
+	// record's handling or acks failed.
+	sync    chan chan struct{}
+	syncers []chan struct{}
+	dirty   atomic.Bool
+	failed  atomic.Bool
 }
 
 type pendingOffset struct {
@@ -37,6 +46,7 @@ func newWorker(partition int32, queue int) *worker {
 		queue:     make(chan queued, max(queue, 1)),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+		sync:      make(chan chan struct{}),
 	}
 	w.next.Store(-1)
 	return w
@@ -97,6 +107,9 @@ func (f *Fetcher) run(ctx context.Context, w *worker) {
 			if !f.settle(w) {
 				return
 			}
+		case r := <-w.sync:
+			w.syncers = append(w.syncers, r)
+			w.answer()
 		case q := <-queue:
 			// Once the partition is revoked or the fetcher stops, records not
 			// yet started stay uncommitted, for the next owner.
@@ -119,8 +132,15 @@ func (f *Fetcher) run(ctx context.Context, w *worker) {
 	}
 }
 
-// handle runs the dispatcher on msg within the Workers bound.
+// handle runs the dispatcher on msg within the Workers bound (and, with a
+// Committer, once the gate admits it).
 func (f *Fetcher) handle(ctx context.Context, w *worker, msg *kafka.Message) bool {
+	if f.cp != nil {
+		if !f.admit(w) {
+			return false
+		}
+		defer f.cp.gate.leave()
+	}
 	select {
 	case <-w.stop:
 		return false
@@ -131,6 +151,7 @@ func (f *Fetcher) handle(ctx context.Context, w *worker, msg *kafka.Message) boo
 	acks, ok := f.d.Handle(ctx, msg)
 	<-f.sem
 	if !ok {
+		f.fail(w) // it may have sent something: with a Committer, abort
 		return false
 	}
 	w.inflight = append(w.inflight, pendingOffset{tp: msg.TopicPartition, acks: acks})
@@ -165,6 +186,7 @@ func (f *Fetcher) settle(w *worker) bool {
 				f.store(w, last)
 			}
 			w.inflight = w.inflight[n:]
+			f.fail(w)
 			return false
 		}
 		last = p.tp
@@ -176,7 +198,20 @@ store:
 		clear(w.inflight[:n])
 		w.inflight = w.inflight[n:]
 	}
+	w.answer()
 	return true
+}
+
+// answer tells the checkpoints waiting on w that every record it handled
+// is settled, once it is.
+func (w *worker) answer() {
+	if len(w.inflight) > 0 || len(w.syncers) == 0 {
+		return
+	}
+	for _, r := range w.syncers {
+		close(r)
+	}
+	w.syncers = nil
 }
 
 // settleAll waits, until w.drain ends, for the acks of the records w
