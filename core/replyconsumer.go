@@ -36,6 +36,10 @@ func newReplyConsumer(conf clientConf, groupID string, topics []string, handle f
 		"group.id":           groupID + ".replies." + uuid.NewString(),
 		"enable.auto.commit": false,
 		"auto.offset.reset":  "latest",
+		// librdkafka's default, said aloud: a reply an exactly-once
+		// responder wrote in a transaction is seen once it commits, and
+		// never when it aborts.
+		"isolation.level": "read_committed",
 		"fetch.wait.max.ms":  100,
 	}))
 	if err != nil {

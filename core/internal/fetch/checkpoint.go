@@ -282,11 +282,10 @@ func (f *Fetcher) checkpoint(ctx context.Context, failed bool) {
 	case <-ctx.Done():
 		failed = true // a handler outlived the bound: abort
 	}
-	if !failed {
-		for _, p := range f.parts {
-			if !f.synced(ctx, p.w) {
-				failed = true
-			}
+	// Also before an abort: what is still in flight is settled first.
+	for _, p := range f.parts {
+		if !f.synced(ctx, p.w) {
+			failed = true
 		}
 	}
 	offsets := f.takeStored()
