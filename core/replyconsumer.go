@@ -39,8 +39,8 @@ func newReplyConsumer(conf clientConf, groupID string, topics []string, handle f
 		// librdkafka's default, said aloud: a reply an exactly-once
 		// responder wrote in a transaction is seen once it commits, and
 		// never when it aborts.
-		"isolation.level": "read_committed",
-		"fetch.wait.max.ms":  100,
+		"isolation.level":   "read_committed",
+		"fetch.wait.max.ms": 100,
 	}))
 	if err != nil {
 		return nil, errorf("kafka-broker: create reply consumer: %w", err)

@@ -105,16 +105,16 @@ func (c Config) validateTransactional() error {
 func newTransactor(m *Manager, maxMsg int) (*transactor, error) {
 	cfg := m.cfg
 	p, err := kafka.NewProducer(m.clients.with(kafka.ConfigMap{
-		"transactional.id":          cfg.TransactionalID,
-		"transaction.timeout.ms":    int(cfg.TransactionTimeout / time.Millisecond),
-		"message.max.bytes":         maxMsg,
-		"enable.idempotence":        true,
-		"acks":                      "all",
-		"linger.ms":                 5, // replies wait for the commit anyway; batch them
-		"go.delivery.report.fields": "none",
-		"go.events.channel.size":    10_000,
-		"go.produce.channel.size":   0,
-		"allow.auto.create.topics":  false,
+		"transactional.id":           cfg.TransactionalID,
+		"transaction.timeout.ms":     int(cfg.TransactionTimeout / time.Millisecond),
+		"message.max.bytes":          maxMsg,
+		"enable.idempotence":         true,
+		"acks":                       "all",
+		"linger.ms":                  5, // replies wait for the commit anyway; batch them
+		"go.delivery.report.fields":  "none",
+		"go.events.channel.size":     10_000,
+		"go.produce.channel.size":    0,
+		"allow.auto.create.topics":   false,
 		"queue.buffering.max.kbytes": 65536,
 	}))
 	if err != nil {
