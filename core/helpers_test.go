@@ -310,10 +310,11 @@ func buildResponder(t *testing.T) string {
 	return bin
 }
 
-// startResponderProc starts a responder on location and waits for READY.
-func startResponderProc(t *testing.T, bin, location, out string) *responderProc {
+// startResponderProc starts a responder on location and waits for READY;
+// extra flags follow (see internal/faulttest/responder).
+func startResponderProc(t *testing.T, bin, location, out string, extra ...string) *responderProc {
 	t.Helper()
-	cmd := exec.Command(bin, "-brokers", kafkatest.Bootstrap(t), "-location", location, "-out", out)
+	cmd := exec.Command(bin, append([]string{"-brokers", kafkatest.Bootstrap(t), "-location", location, "-out", out}, extra...)...)
 	cmd.Env = os.Environ()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -99,7 +99,7 @@ func (f *Fetcher) run(ctx context.Context, w *worker) {
 		}
 		select {
 		case <-w.stop:
-			f.settleAll(w)
+			f.settleAll(w, w.drain)
 			return
 		case <-closing:
 			closing, quitting = nil, true // take no more records; wait for stop
@@ -113,8 +113,13 @@ func (f *Fetcher) run(ctx context.Context, w *worker) {
 		case q := <-queue:
 			// Once the partition is revoked or the fetcher stops, records not
 			// yet started stay uncommitted, for the next owner.
-			if w.stopped() || f.isClosing() {
-				f.settleAll(w)
+			if w.stopped() {
+				f.settleAll(w, w.drain)
+				return
+			}
+			if f.isClosing() {
+				// Not stopped yet: w.drain is not set; Stop's ctx bounds it.
+				f.settleAll(w, f.drainCtx)
 				return
 			}
 			if q.taken {
@@ -214,16 +219,16 @@ func (w *worker) answer() {
 	w.syncers = nil
 }
 
-// settleAll waits, until w.drain ends, for the acks of the records w
+// settleAll waits, until drain ends, for the acks of the records w
 // handled, storing their offsets as they come.
-func (f *Fetcher) settleAll(w *worker) {
+func (f *Fetcher) settleAll(w *worker, drain context.Context) {
 	for len(w.inflight) > 0 {
 		select {
 		case <-w.inflight[0].done():
 			if !f.settle(w) {
 				return
 			}
-		case <-w.drain.Done():
+		case <-drain.Done():
 			return
 		}
 	}
