@@ -56,7 +56,7 @@ type options struct {
 	brokerName    string
 }
 
-var allScenarios = []string{"rr1", "rr256", "produce", "consume", "memory", "inflight"}
+var allScenarios = []string{"rr1", "rr256", "produce", "consume", "memory", "inflight", "eos"}
 
 func main() {
 	if len(os.Args) == 2 && os.Args[1] == serveEmbeddedFlag {
@@ -134,6 +134,7 @@ func run(o *options) error {
 		{[]string{"consume"}, func() ([]*metric, error) { return runConsume(ctx, e, o) }},
 		{[]string{"memory"}, func() ([]*metric, error) { return runMemory(ctx, e, o) }},
 		{[]string{"inflight"}, func() ([]*metric, error) { return runSweep(ctx, e, o, levels) }},
+		{[]string{"eos"}, func() ([]*metric, error) { return runEOS(ctx, e, o) }}, // eos.go
 	} {
 		if !want[s.names[0]] && (len(s.names) < 2 || !want[s.names[1]]) {
 			continue
