@@ -16,10 +16,10 @@ import (
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 )
 
-// requestLoops sends requests for event to topic from 8 goroutines, each
+// requestLoops sends requests for event to topic from loops goroutines, each
 // with timeout, until stop is closed; it returns the correlation IDs sent,
 // the replies counted as they come, and a wait that returns the failures.
-func requestLoops(m *core.Manager, topic, event string, timeout time.Duration, stop <-chan struct{}) (ids func() []string, replies *atomic.Int64, wait func() []error) {
+func requestLoops(m *core.Manager, topic, event string, loops int, timeout time.Duration, stop <-chan struct{}) (ids func() []string, replies *atomic.Int64, wait func() []error) {
 	var (
 		mu   sync.Mutex
 		sent []string
@@ -27,7 +27,7 @@ func requestLoops(m *core.Manager, topic, event string, timeout time.Duration, s
 		wg   sync.WaitGroup
 	)
 	replies = new(atomic.Int64)
-	for i := range 8 {
+	for i := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -84,8 +84,8 @@ func TestResponderCrashExactlyOnce(t *testing.T) {
 	requester := startManager(t, kafkatest.Config(t, "api"))
 
 	stop := make(chan struct{})
-	ids, replies, wait := requestLoops(requester, location, "work.echo", 30*time.Second, stop)
-	waitFor(t, func() bool { return replies.Load() >= 300 })
+	ids, replies, wait := requestLoops(requester, location, "work.echo", 64, 30*time.Second, stop)
+	waitFor(t, func() bool { return replies.Load() >= 1000 })
 	killed := time.Now()
 	if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -94,7 +94,7 @@ func TestResponderCrashExactlyOnce(t *testing.T) {
 	time.Sleep(time.Second) // restarted a second later, as an orchestrator would
 	startResponderProc(t, bin, location, filepath.Join(dir, "a2.txt"), flags("a")...)
 	before := replies.Load()
-	waitFor(t, func() bool { return replies.Load() >= before+300 })
+	waitFor(t, func() bool { return replies.Load() >= before+1000 })
 	close(stop)
 	for _, err := range wait() {
 		t.Errorf("%v (killed at %s)", err, killed.Format("15:04:05.000"))
@@ -138,7 +138,7 @@ func TestExactlyOnceAcrossBrokerRestart(t *testing.T) {
 	startRouted(t, cfg, eosResponder(events, &calls))
 	requester := startManager(t, kafkatest.Config(t, "api"))
 	stop := make(chan struct{})
-	ids, replies, wait := requestLoops(requester, cfg.Location, "rpc.echo", 60*time.Second, stop)
+	ids, replies, wait := requestLoops(requester, cfg.Location, "rpc.echo", 16, 60*time.Second, stop)
 	waitFor(t, func() bool { return replies.Load() >= 300 })
 	if err := b.Restart(kafkatest.Context(t, 180*time.Second)); err != nil {
 		t.Fatalf("restart broker: %v", err)
