@@ -78,7 +78,7 @@ func requestMany(t *testing.T, m *core.Manager, topic string, n, inflight int) [
 			}
 			var out struct{ N int }
 			if err := rep.Decode(&out); err != nil || out.N != i {
-				errs <- fmt.Errorf("request %d: reply %s (%v)", i, rep.Data, err)
+				errs <- fmt.Errorf("request %d: reply %s (%w)", i, rep.Data, err)
 			}
 		}()
 	}

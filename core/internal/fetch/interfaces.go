@@ -78,7 +78,7 @@ type Committer interface {
 	Abort(ctx context.Context) error
 }
 
-// ErrFatal, wrapped by a Committer's error, says that it can commit nothing
+// ErrFatal is wrapped by a Committer's error that says it can commit nothing
 // any more (another instance took its place): the fetcher stops handling
 // records, leaving them uncommitted for the partitions' next owner.
 var ErrFatal = errors.New("the committer cannot go on")

@@ -99,7 +99,7 @@ func (f *Fetcher) run(ctx context.Context, w *worker) {
 		}
 		select {
 		case <-w.stop:
-			f.settleAll(w, w.drain)
+			f.settleAll(w.drain, w)
 			return
 		case <-closing:
 			closing, quitting = nil, true // take no more records; wait for stop
@@ -114,12 +114,12 @@ func (f *Fetcher) run(ctx context.Context, w *worker) {
 			// Once the partition is revoked or the fetcher stops, records not
 			// yet started stay uncommitted, for the next owner.
 			if w.stopped() {
-				f.settleAll(w, w.drain)
+				f.settleAll(w.drain, w)
 				return
 			}
 			if f.isClosing() {
 				// Not stopped yet: w.drain is not set; Stop's ctx bounds it.
-				f.settleAll(w, f.drainCtx)
+				f.settleAll(f.drainCtx, w)
 				return
 			}
 			if q.taken {
@@ -221,7 +221,7 @@ func (w *worker) answer() {
 
 // settleAll waits, until drain ends, for the acks of the records w
 // handled, storing their offsets as they come.
-func (f *Fetcher) settleAll(w *worker, drain context.Context) {
+func (f *Fetcher) settleAll(drain context.Context, w *worker) {
 	for len(w.inflight) > 0 {
 		select {
 		case <-w.inflight[0].done():
