@@ -67,7 +67,7 @@ type options struct {
 
 // allScenarios in the order they run; soak is off unless asked for.
 var (
-	allScenarios     = []string{"rr1", "rr256", "inflight", "mixed", "produce", "produce-async", "consume", "memory", "soak"}
+	allScenarios     = []string{"rr1", "rr256", "inflight", "mixed", "produce", "produce-async", "consume", "memory", "eos", "soak"}
 	defaultScenarios = slices.DeleteFunc(slices.Clone(allScenarios), func(s string) bool { return s == "soak" })
 )
 
@@ -159,6 +159,7 @@ func run(o *options) error {
 			rep.Soak = run
 			return ms, err
 		}},
+		{[]string{"eos"}, func() ([]*metric, error) { return runEOS(ctx, e, o) }}, // eos.go
 	} {
 		if !slices.ContainsFunc(s.names, func(n string) bool { return want[n] }) {
 			continue

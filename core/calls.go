@@ -83,7 +83,7 @@ func (m *Manager) newMessage(topic string, ev *EventObject, partition int32) (*k
 // ctx has no deadline.
 func (m *Manager) deliver(ctx context.Context, msg *kafka.Message) error {
 	if sc := scopeOf(ctx, m.send); sc != nil && sc.add() {
-		if err := m.send.sendAsync(ctx, msg, sc.finish); err != nil {
+		if err := sc.via.sendAsync(ctx, msg, sc.finish); err != nil {
 			sc.complete(nil)
 			return err
 		}

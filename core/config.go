@@ -24,6 +24,14 @@ const (
 	DefaultTopicPartitions    = 3
 	DefaultDrainTimeout       = 30 * time.Second
 	DefaultMaxHops            = 32
+	// DefaultTransactionInterval is how often a Transactional responder
+	// commits: the latency it adds to its replies, on average half of it.
+	DefaultTransactionInterval = 100 * time.Millisecond
+	// DefaultTransactionTimeout is the transaction.timeout.ms of a
+	// Transactional responder: how long the brokers wait before they abort
+	// the open transaction of an instance that crashed and was not
+	// restarted with the same transactional ID.
+	DefaultTransactionTimeout = 10 * time.Second
 )
 
 // Config configures a Manager. Zero values take the documented defaults.
@@ -138,6 +146,34 @@ type Config struct {
 	// partitions wait for the session timeout when it is gone for good.
 	// Env: KAFKA_GROUP_INSTANCE_ID.
 	InstanceID string
+
+	// Transactional makes this service's handlers exactly-once on Kafka:
+	// what they send with Reply and Produce, the dead letters, and the
+	// offsets of the records they handled are written in one Kafka
+	// transaction, committed every TransactionInterval (or every
+	// TransactionMaxRecords records), so that read_committed consumers see
+	// each reply and event once, also after a crash, a rebalance or a broker
+	// restart. It adds up to TransactionInterval (and a commit) to every
+	// reply's latency. See the README's "Exactly once" for the guarantees and
+	// their limits. Env: KAFKA_TRANSACTIONAL=true.
+	Transactional bool
+	// TransactionInterval is how often a Transactional service commits.
+	// Default 100ms.
+	TransactionInterval time.Duration
+	// TransactionMaxRecords, when positive, commits sooner, once that many
+	// records were handled since the last commit.
+	TransactionMaxRecords int
+	// TransactionalID is the Kafka transactional.id of a Transactional
+	// service. It must be unique among the running instances (two instances
+	// with one ID fence each other) and stable across restarts of an instance
+	// (the restarted instance then aborts what its crashed predecessor left
+	// open at once, instead of after TransactionTimeout). Default
+	// "<GroupID>.<InstanceID>", or "<GroupID>.<hostname>" without an
+	// InstanceID. Env: KAFKA_TRANSACTIONAL_ID.
+	TransactionalID string
+	// TransactionTimeout is the brokers' bound on an open transaction
+	// (transaction.timeout.ms); handlers must finish well within it. Default 10s.
+	TransactionTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -195,6 +231,9 @@ func (c *Config) setDefaults() {
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = DefaultDrainTimeout
 	}
+	if c.Transactional {
+		c.setTransactionDefaults()
+	}
 }
 
 // Validate reports the first invalid field as a *ConfigError.
@@ -223,11 +262,15 @@ func (c Config) Validate() error {
 		{"PartitionQueue", int64(c.PartitionQueue)}, {"MaxRecordBytes", int64(c.MaxRecordBytes)},
 		{"MaxAttempts", int64(c.MaxAttempts)}, {"InitialBackoff", int64(c.InitialBackoff)},
 		{"MaxBackoff", int64(c.MaxBackoff)}, {"TopicPartitions", int64(c.TopicPartitions)},
-		{"DrainTimeout", int64(c.DrainTimeout)},
+		{"DrainTimeout", int64(c.DrainTimeout)}, {"TransactionInterval", int64(c.TransactionInterval)},
+		{"TransactionMaxRecords", int64(c.TransactionMaxRecords)}, {"TransactionTimeout", int64(c.TransactionTimeout)},
 	} {
 		if n.value < 0 {
 			return &ConfigError{n.field, "must not be negative"}
 		}
+	}
+	if err := c.validateTransactional(); err != nil {
+		return err
 	}
 	for _, t := range c.ReplyTopicAllowList {
 		if t == "*" || (strings.HasSuffix(t, "*") && ValidTopic(strings.TrimSuffix(t, "*"))) {
@@ -267,6 +310,8 @@ func ValidTopic(t string) bool {
 //	KAFKA_REPLY_TOPIC_ALLOW_LIST  ReplyTopicAllowList, comma-separated
 //	KAFKA_DEAD_LETTER_TOPIC   DeadLetterTopic
 //	KAFKA_WORKERS             Workers
+//	KAFKA_TRANSACTIONAL       Transactional (true or false)
+//	KAFKA_TRANSACTIONAL_ID    TransactionalID
 //	KAFKA_SECURITY_PROTOCOL   librdkafka security.protocol
 //	KAFKA_SASL_MECHANISM      librdkafka sasl.mechanism
 //	KAFKA_SASL_USERNAME       librdkafka sasl.username
@@ -283,6 +328,14 @@ func ConfigFromEnv() (Config, error) {
 	c.InstanceID = os.Getenv("KAFKA_GROUP_INSTANCE_ID")
 	c.ReplyTopic = os.Getenv("KAFKA_REPLY_TOPIC")
 	c.DeadLetterTopic = os.Getenv("KAFKA_DEAD_LETTER_TOPIC")
+	c.TransactionalID = os.Getenv("KAFKA_TRANSACTIONAL_ID")
+	if v := os.Getenv("KAFKA_TRANSACTIONAL"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, &ConfigError{"KAFKA_TRANSACTIONAL", "not a boolean: " + strconv.Quote(v)}
+		}
+		c.Transactional = b
+	}
 	for _, t := range strings.Split(os.Getenv("KAFKA_REPLY_TOPIC_ALLOW_LIST"), ",") {
 		if t = strings.TrimSpace(t); t != "" {
 			c.ReplyTopicAllowList = append(c.ReplyTopicAllowList, t)

@@ -72,6 +72,10 @@ type deadLetters struct {
 	rlog     *rateLogger
 	// stop ends the retries of a write when the manager gives up on handlers.
 	stop context.Context
+	// failed, when set (exactly-once: send is the transactional producer's),
+	// makes a write try once: a failure is handed to it and the write
+	// reports false, and the transaction aborts.
+	failed func(msg *kafka.Message, cause error, kind string, err error)
 }
 
 // write writes msg with the reason to the dead-letter topic. A dead letter
@@ -80,6 +84,12 @@ type deadLetters struct {
 // record is never committed without its dead letter. It reports false only
 // when shutting down before the write succeeded.
 func (d *deadLetters) write(msg *kafka.Message, cause error, kind string, attempts int) bool {
+	return d.writeCut(msg, cause, kind, attempts, 0)
+}
+
+// writeCut is write with the dead letter cut to budget bytes at once when
+// budget > 0.
+func (d *deadLetters) writeCut(msg *kafka.Message, cause error, kind string, attempts, budget int) bool {
 	if d.disabled {
 		d.stats.deadLetterFailed.Add(1)
 		return true
@@ -99,8 +109,7 @@ func (d *deadLetters) write(msg *kafka.Message, cause error, kind string, attemp
 		dlt = append(dlt, kafka.Header{Key: h.Key, Value: []byte(v)})
 		errCut = errCut || cut
 	}
-	budget := 0 // no cut
-	if errCut || len(msg.Key) > maxDeadLetterKey {
+	if budget == 0 && (errCut || len(msg.Key) > maxDeadLetterKey) {
 		budget = recordSize(msg) + headersSize(dlt) // cut only what must be
 	}
 	b := backoff.NewExponentialBackOff()
@@ -108,6 +117,14 @@ func (d *deadLetters) write(msg *kafka.Message, cause error, kind string, attemp
 	b.MaxInterval = 5 * time.Second
 	for {
 		dlq := deadLetterRecord(d.topic, msg, dlt, errCut, budget)
+		if d.failed != nil {
+			if err := d.send.send(d.stop, dlq); err != nil {
+				d.failed(msg, cause, kind, err)
+				return false
+			}
+			d.stats.deadLettered.Add(1)
+			return true
+		}
 		err := d.send.sendUntilDone(d.stop, dlq)
 		switch {
 		case err == nil:

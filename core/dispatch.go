@@ -30,7 +30,9 @@ type dispatcher struct {
 	rlog     *rateLogger
 	tel      *telemetry
 	send     *sender     // whose sends the handlers' scopes collect
-	stopping func() bool // the manager is shutting down
+	stopping func() bool // the manager is shutting down (or, exactly-once, the transaction is doomed)
+	// txn, in exactly-once mode, takes the handlers' sends (txn.go).
+	txn *transactor
 }
 
 // dispatchLimits are the Config fields the dispatcher obeys.
@@ -77,6 +79,11 @@ func (d *dispatcher) Handle(ctx context.Context, msg *kafka.Message) (fetch.Acks
 // what it sent.
 func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScope, bool) {
 	d.stats.consumed.Add(1)
+	if d.txn != nil {
+		if b, ok := d.txn.takeBlame(msg); ok {
+			return nil, d.deadLetterBlamed(msg, b)
+		}
+	}
 	received := time.Now()
 	ev, err := decodeRecordAt(msg, d.limits.maxRecordBytes, received)
 	if err != nil {
@@ -126,7 +133,7 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 	ctx, span := d.tel.startProcess(base, msg)
 	// The handler's Reply and Produce calls go through the scope: they return
 	// once queued, and the record's offset waits for their acks.
-	scope := newSendScope(d.send, func(err error) error { return d.sendFailed(msg, err) })
+	scope := d.newScope(msg)
 	attempts, err := d.route(withScope(ctx, scope), r, ev, msg, received)
 	scope.seal()
 	endSpan(span, err)
@@ -142,6 +149,25 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 	d.rlog.Error("kafka-broker: event failed, dead-lettering", "event", name,
 		"correlation_id", id, "attempts", attempts, "error", err)
 	return scope, d.dead.write(msg, err, reasonOf(err), attempts)
+}
+
+// newScope returns the send scope of msg's handler: its sends go to the
+// producer, or into the transaction.
+func (d *dispatcher) newScope(msg *kafka.Message) *sendScope {
+	if d.txn != nil {
+		return newSendScope(d.send, d.txn.send, func(err error) error { return d.txn.sendFailed(msg, err) })
+	}
+	return newSendScope(d.send, d.send, func(err error) error { return d.sendFailed(msg, err) })
+}
+
+// deadLetterBlamed dead-letters a record whose handling was aborted because
+// a send of its handler, or its dead letter, was refused for good.
+func (d *dispatcher) deadLetterBlamed(msg *kafka.Message, b blame) bool {
+	d.rlog.Error("kafka-broker: a record's send failed in an aborted transaction, dead-lettering it", "kind", b.kind, "error", b.err)
+	if b.cut {
+		return d.dead.writeCut(msg, b.err, b.kind, 1, deadLetterMinCut)
+	}
+	return d.dead.write(msg, b.err, b.kind, 1)
 }
 
 // sendFailed deals with a send of a handler that failed for good after the

@@ -33,11 +33,15 @@ type groupClient struct {
 
 var _ fetch.Consumer = (*groupClient)(nil)
 
-func newGroupClient(conf clientConf, groupID, instanceID string) (*groupClient, error) {
+func newGroupClient(conf clientConf, groupID, instanceID string, transactional bool) (*groupClient, error) {
 	defaults := kafka.ConfigMap{
-		"group.id":                 groupID,
-		"auto.offset.reset":        "earliest",
-		"enable.auto.commit":       true,
+		"group.id":          groupID,
+		"auto.offset.reset": "earliest",
+		// librdkafka's default, said aloud: records of aborted transactions
+		// are never handled.
+		"isolation.level": "read_committed",
+		// Exactly-once: the offsets are committed in the transactions.
+		"enable.auto.commit":       !transactional,
 		"enable.auto.offset.store": false,
 		"auto.commit.interval.ms":  1000,
 		"fetch.wait.max.ms":        100,

@@ -42,6 +42,13 @@ func (m *Manager) Health(ctx context.Context) Health {
 	if state != stateRunning {
 		h.Error = ErrNotStarted.Error()
 	}
+	if m.txn != nil {
+		if err := m.txn.failed(); err != nil { // fenced: handles nothing any more
+			h.ConsumerAssigned = false
+			h.Error = err.Error()
+			return h
+		}
+	}
 	if err := m.Ping(ctx); err != nil {
 		h.Error = err.Error()
 		return h

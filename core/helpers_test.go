@@ -310,10 +310,11 @@ func buildResponder(t *testing.T) string {
 	return bin
 }
 
-// startResponderProc starts a responder on location and waits for READY.
-func startResponderProc(t *testing.T, bin, location, out string) *responderProc {
+// startResponderProc starts a responder on location and waits for READY;
+// extra flags follow (see internal/faulttest/responder).
+func startResponderProc(t *testing.T, bin, location, out string, extra ...string) *responderProc {
 	t.Helper()
-	cmd := exec.Command(bin, "-brokers", kafkatest.Bootstrap(t), "-location", location, "-out", out)
+	cmd := exec.Command(bin, append([]string{"-brokers", kafkatest.Bootstrap(t), "-location", location, "-out", out}, extra...)...)
 	cmd.Env = os.Environ()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -590,4 +591,79 @@ func receive[T any](t testing.TB, ch <-chan T, what string) T {
 		t.Fatalf("waited a minute for %s", what)
 		panic("unreachable")
 	}
+}
+
+// countKeys reads topic from the beginning with a consumer of isolation
+// level isolation ("read_committed" or "read_uncommitted") and counts its
+// records by key: until done(counts) holds and the consumer has reached the
+// end of every partition as it was then, or timeout.
+func countKeys(t *testing.T, topic, isolation string, timeout time.Duration, done func(map[string]int) bool) map[string]int {
+	t.Helper()
+	c, err := kafka.NewConsumer(kafkatest.ClientConfig(t, kafka.ConfigMap{
+		"group.id":           kafkatest.Name(t, "count"),
+		"auto.offset.reset":  "earliest",
+		"enable.auto.commit": false,
+		"isolation.level":    isolation,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Subscribe(topic, nil); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	deadline := time.Now().Add(timeout)
+	var ends []kafka.TopicPartition // the ends to reach, once done
+	for time.Now().Before(deadline) {
+		if m, ok := c.Poll(100).(*kafka.Message); ok && m.TopicPartition.Error == nil {
+			counts[string(m.Key)]++
+		}
+		if ends == nil && done(counts) {
+			asg, err := c.Assignment()
+			if err != nil || len(asg) == 0 {
+				continue
+			}
+			for _, tp := range asg {
+				_, high, err := c.QueryWatermarkOffsets(topic, tp.Partition, 10_000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ends = append(ends, kafka.TopicPartition{Topic: &topic, Partition: tp.Partition, Offset: kafka.Offset(high)})
+			}
+		}
+		if ends != nil && reached(c, ends) {
+			return counts
+		}
+	}
+	t.Fatalf("reading %s (%s): not done within %v (%d keys read)", topic, isolation, timeout, len(counts))
+	return nil
+}
+
+// reached reports whether c's position is at or past every end.
+func reached(c *kafka.Consumer, ends []kafka.TopicPartition) bool {
+	pos, err := c.Position(ends)
+	if err != nil {
+		return false
+	}
+	for i, p := range pos {
+		if ends[i].Offset > 0 && p.Offset < ends[i].Offset {
+			return false
+		}
+	}
+	return true
+}
+
+// duplicates returns how many keys of want were counted more than once, and
+// how many not at all.
+func duplicates(counts map[string]int, want []string) (dups, missing int) {
+	for _, k := range want {
+		switch n := counts[k]; {
+		case n == 0:
+			missing++
+		case n > 1:
+			dups++
+		}
+	}
+	return dups, missing
 }

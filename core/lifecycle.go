@@ -76,11 +76,11 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 	if m.cfg.RequestOnly {
 		return nil // the reply consumer is all a requester needs
 	}
-	gc, err := newGroupClient(m.clients, m.cfg.GroupID, m.cfg.InstanceID)
+	gc, err := newGroupClient(m.clients, m.cfg.GroupID, m.cfg.InstanceID, m.txn != nil)
 	if err != nil {
 		return err
 	}
-	f := fetch.New(gc, m.dispatch, fetch.Settings{
+	settings := fetch.Settings{
 		Topic:          m.cfg.Location,
 		Workers:        m.cfg.Workers,
 		PartitionQueue: m.cfg.PartitionQueue,
@@ -88,7 +88,17 @@ func (m *Manager) startConsumers(ctx context.Context) error {
 		Closing:        m.closing,
 		OnError:        m.guard.noteJoin, // not authorized, wrong credentials: ends a start at once
 		Log:            m.log,
-	})
+	}
+	if m.txn != nil {
+		m.txn.metadata = gc.c.GetConsumerGroupMetadata
+		if err := m.txn.start(ctx); err != nil {
+			gc.c.Close()
+			return err
+		}
+		settings.Committer = m.txn
+		settings.CommitInterval, settings.CommitRecords = m.cfg.TransactionInterval, m.cfg.TransactionMaxRecords
+	}
+	f := fetch.New(gc, m.dispatch, settings)
 	m.lifeMu.Lock()
 	m.groups = append(m.groups, gc)
 	m.fetcher = f
@@ -150,6 +160,9 @@ func (m *Manager) Close(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	m.initMu.Unlock()
+	if m.txn != nil { // the fetcher made the last commit
+		m.txn.close(ctx)
+	}
 
 	// Handlers are done (or abandoned): nothing more to produce.
 	m.cancelHandler()

@@ -59,6 +59,7 @@ type Manager struct {
 	policy   *replyPolicy
 	replies  *replies
 	dispatch *dispatcher
+	txn      *transactor // Config.Transactional: the transactional producer
 	guard    *startGuard // errors that end InitConsumer at once
 	// autoCreate: Config.Kafka sets allow.auto.create.topics=true, so
 	// Produce and Request to a missing topic let the broker create it.
@@ -160,6 +161,13 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 	if v, _ := pc.Get("allow.auto.create.topics", nil); v == true || v == "true" {
 		m.autoCreate = true
 	}
+	if cfg.Transactional {
+		if m.txn, err = newTransactor(m, maxMsg); err != nil {
+			a.Close()
+			p.Close()
+			return fail(err)
+		}
+	}
 	m.wire(p, a)
 	return m, nil
 }
@@ -187,6 +195,11 @@ func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 	}
 	dead := &deadLetters{topic: cfg.DeadLetterTopic, disabled: cfg.DisableDeadLetter, send: m.send,
 		stats: &m.stats, rlog: m.rlog, stop: m.handlerCtx}
+	stopping := m.shuttingDown
+	if m.txn != nil { // dead letters into the transaction; handlers stop early when it is doomed
+		dead.send, dead.failed = m.txn.send, m.txn.deadLetterFailed
+		stopping = func() bool { return m.shuttingDown() || m.txn.doomed.Load() }
+	}
 	m.dispatch = &dispatcher{
 		limits: dispatchLimits{maxRecordBytes: cfg.MaxRecordBytes, maxHops: cfg.MaxHops, maxAttempts: cfg.MaxAttempts,
 			initialBackoff: cfg.InitialBackoff, maxBackoff: cfg.MaxBackoff},
@@ -199,7 +212,8 @@ func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 		rlog:     m.rlog,
 		tel:      &m.tel,
 		send:     m.send,
-		stopping: m.shuttingDown,
+		stopping: stopping,
+		txn:      m.txn,
 	}
 }
 

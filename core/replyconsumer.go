@@ -36,7 +36,11 @@ func newReplyConsumer(conf clientConf, groupID string, topics []string, handle f
 		"group.id":           groupID + ".replies." + uuid.NewString(),
 		"enable.auto.commit": false,
 		"auto.offset.reset":  "latest",
-		"fetch.wait.max.ms":  100,
+		// librdkafka's default, said aloud: a reply an exactly-once
+		// responder wrote in a transaction is seen once it commits, and
+		// never when it aborts.
+		"isolation.level":   "read_committed",
+		"fetch.wait.max.ms": 100,
 	}))
 	if err != nil {
 		return nil, errorf("kafka-broker: create reply consumer: %w", err)

@@ -12,6 +12,7 @@ import (
 // handler wait for them (AwaitAcks).
 type sendScope struct {
 	owner *sender // the manager whose handler this is
+	via   *sender // what sends: owner, or the transactional producer's
 
 	mu      sync.Mutex
 	pending int  // sends not yet acknowledged
@@ -28,8 +29,8 @@ type sendScope struct {
 
 type scopeKey struct{}
 
-func newSendScope(owner *sender, failed func(error) error) *sendScope {
-	return &sendScope{owner: owner, failed: failed, done: make(chan struct{})}
+func newSendScope(owner, via *sender, failed func(error) error) *sendScope {
+	return &sendScope{owner: owner, via: via, failed: failed, done: make(chan struct{})}
 }
 
 // withScope returns ctx carrying s, for the handler's calls.

@@ -26,6 +26,9 @@ type sender struct {
 
 	// onError sees every error event of the producer (the start guard).
 	onError func(kafka.Error)
+	// final: async sends are not retried (a transactional producer's
+	// failed send fails its transaction).
+	final bool
 
 	mu     sync.RWMutex  // write-held while the producer closes
 	closed chan struct{} // closed when the producer closes
@@ -91,7 +94,7 @@ func (s *sender) ackLoop() {
 }
 
 func (s *sender) acked(a *asyncSend, err error) {
-	if err != nil && !permanentProduceError(err) && !errors.Is(err, ErrClosed) && s.stop.Err() == nil {
+	if err != nil && !s.final && !permanentProduceError(err) && !errors.Is(err, ErrClosed) && s.stop.Err() == nil {
 		if a.retry == nil {
 			a.retry = backoff.NewExponentialBackOff()
 			a.retry.InitialInterval, a.retry.MaxInterval = 100*time.Millisecond, 5*time.Second

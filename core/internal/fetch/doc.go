@@ -19,6 +19,13 @@
 // the very handler that holds it up) still reaches its waiter; what read-ahead
 // skipped is read again when it ends.
 //
+// With a Committer (Settings.Committer, checkpoint.go) the consumer stores
+// and commits nothing: every CommitInterval a checkpoint holds new records
+// back, waits for the handlers in flight and their acks, and hands the
+// offsets to the Committer (core: a Kafka transaction that holds what the
+// handlers sent); when that fails, or a record failed, the Committer aborts
+// and the partitions are rewound to their last committed offsets.
+//
 // The package knows nothing of events or replies: it sees records, a small
 // Consumer interface over librdkafka, and a Dispatcher.
 package fetch

@@ -51,6 +51,9 @@ type Fetcher struct {
 	// by partition, for the log line of a commit that fails.
 	offMu       sync.Mutex
 	uncommitted map[int32]int64
+
+	// cp: the checkpoints of Settings.Committer; nil without one.
+	cp *checkpoints
 }
 
 // New returns a fetcher of s.Topic through c, handing records to d.
@@ -59,7 +62,7 @@ func New(c Consumer, d Dispatcher, s Settings) *Fetcher {
 		s.Log = slog.New(slog.DiscardHandler)
 	}
 	drainCtx, cancel := context.WithCancel(context.Background())
-	return &Fetcher{
+	f := &Fetcher{
 		c: c, d: d, set: s, log: s.Log,
 		sem:         make(chan struct{}, max(s.Workers, 1)),
 		stop:        make(chan struct{}),
@@ -69,6 +72,10 @@ func New(c Consumer, d Dispatcher, s Settings) *Fetcher {
 		cancelDrain: cancel,
 		parts:       make(map[int32]*partition),
 	}
+	if s.Committer != nil {
+		f.cp = newCheckpoints(s)
+	}
+	return f
 }
 
 // Start subscribes and polls in the background; handlers get contexts
@@ -98,11 +105,17 @@ func (f *Fetcher) poll() {
 		if f.anyPaused() {
 			timeout = 10 // notice soon when a paused partition's queue drains
 		}
+		if f.cp != nil {
+			timeout = min(timeout, int(f.cp.untilDue().Milliseconds())+1)
+		}
 		switch e := f.c.Poll(timeout).(type) {
 		case *kafka.Message:
 			if e.TopicPartition.Error != nil {
 				f.log.Warn("kafka-broker: consume error", "error", e.TopicPartition.Error)
 				break
+			}
+			if f.cp != nil && f.cp.dead {
+				break // left uncommitted for the partition's next owner
 			}
 			f.offer(f.partition(e.TopicPartition.Partition), e)
 		case kafka.Error:
@@ -110,6 +123,9 @@ func (f *Fetcher) poll() {
 		}
 		for _, p := range f.parts {
 			f.step(p)
+		}
+		if f.cp != nil && f.cp.due(f.dirty) {
+			f.periodicCheckpoint()
 		}
 	}
 }
@@ -169,7 +185,7 @@ func (f *Fetcher) partition(id int32) *partition {
 func (f *Fetcher) rebalance(ev kafka.Event) error {
 	switch e := ev.(type) {
 	case kafka.AssignedPartitions:
-		if f.closing {
+		if f.closing || (f.cp != nil && f.cp.dead) {
 			return nil // no workers while closing
 		}
 		for _, tp := range e.Partitions {
@@ -185,8 +201,12 @@ func (f *Fetcher) rebalance(ev kafka.Event) error {
 		f.log.Debug("kafka-broker: partitions revoked; waiting for their handlers", "topic", f.set.Topic,
 			"partitions", len(ids), "drain_timeout", f.set.DrainTimeout)
 		ctx, cancel := context.WithTimeout(f.drainCtx, f.set.DrainTimeout)
-		f.stopWorkers(ctx, ids)
-		f.commit(ctx)
+		if f.cp != nil {
+			_ = f.stopAndCheckpoint(ctx, ids) // commit or abort what is open before the partitions go
+		} else {
+			f.stopWorkers(ctx, ids)
+			f.commit(ctx)
+		}
 		cancel()
 	}
 	return nil
@@ -242,9 +262,11 @@ func (f *Fetcher) store(w *worker, tp kafka.TopicPartition) {
 		return
 	}
 	tp.Offset++
-	if err := f.c.StoreOffsets([]kafka.TopicPartition{tp}); err != nil {
-		f.log.Debug("kafka-broker: store offset", "partition", tp.Partition, "error", err)
-		return
+	if f.cp == nil {
+		if err := f.c.StoreOffsets([]kafka.TopicPartition{tp}); err != nil {
+			f.log.Debug("kafka-broker: store offset", "partition", tp.Partition, "error", err)
+			return
+		}
 	}
 	w.next.Store(int64(tp.Offset))
 	f.offMu.Lock()
@@ -286,14 +308,22 @@ func (f *Fetcher) Stop(ctx context.Context) error {
 		<-f.done
 	}
 	var errs []error
-	err := f.stopWorkers(ctx, f.allPartitions())
-	if err == nil {
-		err = f.waitAbandoned(ctx)
+	if f.cp != nil {
+		if err := f.stopAndCheckpoint(ctx, f.allPartitions()); err != nil {
+			errs = append(errs, err)
+		} else if err := f.waitAbandoned(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("handlers still running: %w", err))
+		}
+	} else {
+		err := f.stopWorkers(ctx, f.allPartitions())
+		if err == nil {
+			err = f.waitAbandoned(ctx)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("handlers still running: %w", err))
+		}
+		f.commit(ctx)
 	}
-	if err != nil {
-		errs = append(errs, fmt.Errorf("handlers still running: %w", err))
-	}
-	f.commit(ctx)
 	f.closing = true
 	// No StoreOffsets (nor Lag) from here on: a handler still running must
 	// not reach the consumer while it is destroyed.

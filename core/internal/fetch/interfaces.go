@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -58,6 +59,30 @@ type Dispatcher interface {
 	Handle(ctx context.Context, msg *kafka.Message) (acks Acks, ok bool)
 }
 
+// Committer commits the offsets of handled records in place of the
+// consumer, together with what their handlers sent (core: a Kafka
+// transaction). With a Committer the fetcher stores nothing in the consumer,
+// which must not commit on its own, and commits at checkpoints
+// (checkpoint.go): new records wait, the handlers in flight return, their
+// sends are acknowledged, and the offsets after the contiguous prefix of
+// finished records go to Commit. When Commit fails, or a record's handling
+// or sends failed, the fetcher calls Abort and handles every record since
+// the last commit again, from the offsets last committed.
+type Committer interface {
+	// Commit commits offsets (the next record to read of each partition
+	// that moved) together with everything handled since the last commit.
+	Commit(ctx context.Context, offsets []kafka.TopicPartition) error
+	// Abort discards everything handled since the last commit. It returns
+	// nil once records may be handled again; until then the fetcher calls
+	// it again, with backoff, and handles nothing.
+	Abort(ctx context.Context) error
+}
+
+// ErrFatal is wrapped by a Committer's error that says it can commit nothing
+// any more (another instance took its place): the fetcher stops handling
+// records, leaving them uncommitted for the partitions' next owner.
+var ErrFatal = errors.New("the committer cannot go on")
+
 // Settings configure a Fetcher.
 type Settings struct {
 	Topic string
@@ -73,6 +98,12 @@ type Settings struct {
 	// Closing, when closed, makes workers start no more records: a shutdown
 	// leaves them uncommitted from its first moment, before Stop runs.
 	Closing <-chan struct{}
+	// Committer, when set, commits offsets in place of the consumer, every
+	// CommitInterval (default 100ms), or once CommitRecords records (0: no
+	// bound) were handled since the last commit, whichever comes first.
+	Committer      Committer
+	CommitInterval time.Duration
+	CommitRecords  int
 	// OnError, when set, sees every error event of the consumer before it is
 	// logged.
 	OnError func(kafka.Error)

@@ -65,6 +65,7 @@ func newPartition(id int32, w *worker, holdMax int) *partition {
 func (f *Fetcher) offer(p *partition, msg *kafka.Message) {
 	off := msg.TopicPartition.Offset
 	p.w.next.CompareAndSwap(-1, int64(off)) // the first record not handled yet, for Lag
+	f.noteStart(p.id, off)
 	if p.state == readingAhead {
 		if _, ok := p.taken[off]; ok {
 			p.skip(off)

@@ -24,6 +24,15 @@ type worker struct {
 	next atomic.Int64
 
 	inflight []pendingOffset // handled records waiting for their acks, oldest first
+
+	// With a Committer (checkpoint.go): sync takes a checkpoint's request
+	// to be told once inflight is empty (syncers wait for it); dirty: a
+	// record was handed to the dispatcher since the last commit; failed: a
+	// record's handling or acks failed.
+	sync    chan chan struct{}
+	syncers []chan struct{}
+	dirty   atomic.Bool
+	failed  atomic.Bool
 }
 
 type pendingOffset struct {
@@ -37,6 +46,7 @@ func newWorker(partition int32, queue int) *worker {
 		queue:     make(chan queued, max(queue, 1)),
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
+		sync:      make(chan chan struct{}),
 	}
 	w.next.Store(-1)
 	return w
@@ -89,7 +99,7 @@ func (f *Fetcher) run(ctx context.Context, w *worker) {
 		}
 		select {
 		case <-w.stop:
-			f.settleAll(w)
+			f.settleAll(w.drain, w)
 			return
 		case <-closing:
 			closing, quitting = nil, true // take no more records; wait for stop
@@ -97,11 +107,19 @@ func (f *Fetcher) run(ctx context.Context, w *worker) {
 			if !f.settle(w) {
 				return
 			}
+		case r := <-w.sync:
+			w.syncers = append(w.syncers, r)
+			w.answer()
 		case q := <-queue:
 			// Once the partition is revoked or the fetcher stops, records not
 			// yet started stay uncommitted, for the next owner.
-			if w.stopped() || f.isClosing() {
-				f.settleAll(w)
+			if w.stopped() {
+				f.settleAll(w.drain, w)
+				return
+			}
+			if f.isClosing() {
+				// Not stopped yet: w.drain is not set; Stop's ctx bounds it.
+				f.settleAll(f.drainCtx, w)
 				return
 			}
 			if q.taken {
@@ -119,8 +137,15 @@ func (f *Fetcher) run(ctx context.Context, w *worker) {
 	}
 }
 
-// handle runs the dispatcher on msg within the Workers bound.
+// handle runs the dispatcher on msg within the Workers bound (and, with a
+// Committer, once the gate admits it).
 func (f *Fetcher) handle(ctx context.Context, w *worker, msg *kafka.Message) bool {
+	if f.cp != nil {
+		if !f.admit(w) {
+			return false
+		}
+		defer f.cp.gate.leave()
+	}
 	select {
 	case <-w.stop:
 		return false
@@ -131,6 +156,7 @@ func (f *Fetcher) handle(ctx context.Context, w *worker, msg *kafka.Message) boo
 	acks, ok := f.d.Handle(ctx, msg)
 	<-f.sem
 	if !ok {
+		f.fail(w) // it may have sent something: with a Committer, abort
 		return false
 	}
 	w.inflight = append(w.inflight, pendingOffset{tp: msg.TopicPartition, acks: acks})
@@ -165,6 +191,7 @@ func (f *Fetcher) settle(w *worker) bool {
 				f.store(w, last)
 			}
 			w.inflight = w.inflight[n:]
+			f.fail(w)
 			return false
 		}
 		last = p.tp
@@ -176,19 +203,32 @@ store:
 		clear(w.inflight[:n])
 		w.inflight = w.inflight[n:]
 	}
+	w.answer()
 	return true
 }
 
-// settleAll waits, until w.drain ends, for the acks of the records w
+// answer tells the checkpoints waiting on w that every record it handled
+// is settled, once it is.
+func (w *worker) answer() {
+	if len(w.inflight) > 0 || len(w.syncers) == 0 {
+		return
+	}
+	for _, r := range w.syncers {
+		close(r)
+	}
+	w.syncers = nil
+}
+
+// settleAll waits, until drain ends, for the acks of the records w
 // handled, storing their offsets as they come.
-func (f *Fetcher) settleAll(w *worker) {
+func (f *Fetcher) settleAll(drain context.Context, w *worker) {
 	for len(w.inflight) > 0 {
 		select {
 		case <-w.inflight[0].done():
 			if !f.settle(w) {
 				return
 			}
-		case <-w.drain.Done():
+		case <-drain.Done():
 			return
 		}
 	}

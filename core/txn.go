@@ -1,0 +1,304 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafka-broker/kafka-broker-go/core/internal/fetch"
+)
+
+// Exactly-once (Config.Transactional): the transactor owns a transactional
+// producer. The handlers' Reply and Produce calls (through their send
+// scopes) and the dead letters go through it, into the open transaction;
+// the fetcher, at each checkpoint (core/internal/fetch/checkpoint.go), hands
+// it the offsets of the records handled since the last one, and it commits
+// them with SendOffsetsToTransaction in that transaction (KIP-447: the group
+// metadata fences a member that lost its partitions). Requests, Produce
+// outside handlers, ProduceAsync and forwarded replies use the plain
+// producer: a handler's Request must reach its responder before the handler
+// returns, long before the commit.
+
+// blamedMax bounds the records remembered as the cause of an abort.
+const blamedMax = 1024
+
+// transactor is the fetcher's Committer in exactly-once mode.
+type transactor struct {
+	p       *kafka.Producer
+	send    *sender // sends through p, for the scopes and the dead letters
+	id      string
+	brokers string
+	log     *slog.Logger
+	// metadata is the group consumer's, set before the fetcher starts.
+	metadata func() (*kafka.ConsumerGroupMetadata, error)
+
+	// Only the fetcher's checkpoints (one at a time) touch open and
+	// aborting; doomed is read by the handlers.
+	open     bool // a transaction is begun
+	aborting bool // an abort did not finish: it is called again
+	// doomed: a send failed in the open transaction, or none is open: the
+	// next checkpoint aborts, and handlers fail fast meanwhile.
+	doomed atomic.Bool
+	fatal  atomic.Pointer[error] // the producer can do no more (fenced)
+
+	mu     sync.Mutex
+	blamed map[string]blame // by record: "partition/offset"
+}
+
+// blame is why a record's handling was aborted: it is dead-lettered, not
+// handled, when it comes again.
+type blame struct {
+	err   error
+	kind  string
+	cut   bool // its dead letter was refused for its size: cut it
+	taken bool // dead-lettered in the open transaction; forgotten when it commits
+}
+
+var _ fetch.Committer = (*transactor)(nil)
+
+func (c *Config) setTransactionDefaults() {
+	if c.TransactionInterval == 0 {
+		c.TransactionInterval = DefaultTransactionInterval
+	}
+	if c.TransactionTimeout == 0 {
+		c.TransactionTimeout = DefaultTransactionTimeout
+	}
+	if c.TransactionalID == "" {
+		inst := c.InstanceID
+		if inst == "" {
+			inst, _ = os.Hostname()
+		}
+		c.TransactionalID = c.GroupID + "." + inst
+	}
+}
+
+func (c Config) validateTransactional() error {
+	if !c.Transactional {
+		return nil
+	}
+	if c.RequestOnly {
+		return &ConfigError{"Transactional", "needs a consumer: not with RequestOnly"}
+	}
+	for k, bad := range map[string]string{
+		"isolation.level":    "read_uncommitted",
+		"enable.auto.commit": "true",
+	} {
+		if v, ok := c.Kafka[k]; ok && strings.EqualFold(fmt.Sprint(v), bad) {
+			return &ConfigError{"Kafka", fmt.Sprintf("%s=%s cannot go with Transactional", k, bad)}
+		}
+	}
+	if _, ok := c.Kafka["transactional.id"]; ok {
+		return &ConfigError{"Kafka", "transactional.id: set Config.TransactionalID instead"}
+	}
+	return nil
+}
+
+// newTransactor creates the transactional producer; start initialises it.
+func newTransactor(m *Manager, maxMsg int) (*transactor, error) {
+	cfg := m.cfg
+	p, err := kafka.NewProducer(m.clients.with(kafka.ConfigMap{
+		"transactional.id":           cfg.TransactionalID,
+		"transaction.timeout.ms":     int(cfg.TransactionTimeout / time.Millisecond),
+		"message.max.bytes":          maxMsg,
+		"enable.idempotence":         true,
+		"acks":                       "all",
+		"linger.ms":                  5, // replies wait for the commit anyway; batch them
+		"go.delivery.report.fields":  "none",
+		"go.events.channel.size":     10_000,
+		"go.produce.channel.size":    0,
+		"allow.auto.create.topics":   false,
+		"queue.buffering.max.kbytes": 65536,
+	}))
+	if err != nil {
+		return nil, errorf("kafka-broker: create transactional producer: %w", err)
+	}
+	t := &transactor{p: p, id: cfg.TransactionalID, brokers: cfg.BootstrapServers, log: m.log, blamed: map[string]blame{}}
+	t.send = newSender(m.closingCtx, p, cfg.BootstrapServers, m.log, &m.tel, &m.stats, nil)
+	t.send.final = true // a failed send fails the transaction: no retry in it
+	return t, nil
+}
+
+// start fences earlier producers with the same transactional ID (aborting
+// what a crashed predecessor left open) and begins the first transaction.
+func (t *transactor) start(ctx context.Context) error {
+	if err := t.p.InitTransactions(ctx); err != nil {
+		return errorf("kafka-broker: start transactions (transactional.id %s, brokers %s): %w", t.id, t.brokers, err)
+	}
+	if err := t.begin(); err != nil {
+		return errorf("kafka-broker: begin transaction (transactional.id %s): %w", t.id, err)
+	}
+	return nil
+}
+
+func (t *transactor) begin() error {
+	if err := t.p.BeginTransaction(); err != nil {
+		t.doomed.Store(true)
+		return t.classify(err)
+	}
+	t.open = true
+	t.doomed.Store(false)
+	return nil
+}
+
+// Commit commits the open transaction with the offsets.
+func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition) error {
+	if !t.open {
+		return errorf("kafka-broker: no transaction open (transactional.id %s)", t.id)
+	}
+	if t.doomed.Load() {
+		return errorf("kafka-broker: a send failed in the transaction (transactional.id %s)", t.id)
+	}
+	if len(offsets) > 0 {
+		md, err := t.metadata()
+		if err != nil {
+			return errorf("kafka-broker: consumer group metadata: %w", err)
+		}
+		if err := t.p.SendOffsetsToTransaction(ctx, offsets, md); err != nil {
+			return t.classify(err)
+		}
+	}
+	for {
+		err := t.p.CommitTransaction(ctx)
+		var ke kafka.Error
+		if err != nil && errors.As(err, &ke) && ke.IsRetriable() && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			return t.classify(err)
+		}
+		break
+	}
+	t.open = false
+	t.forgetTaken()
+	if err := t.begin(); err != nil {
+		// Committed all the same; the next checkpoint aborts (begins again).
+		t.log.Warn("kafka-broker: begin transaction", "transactional_id", t.id, "error", err)
+	}
+	return nil
+}
+
+// Abort aborts the open transaction and begins the next one. What is still
+// queued is delivered or failed first: a purge of records in flight could
+// leave the next transaction with a gap in its sequence numbers.
+func (t *transactor) Abort(ctx context.Context) error {
+	if t.open || t.aborting {
+		for t.p.Len() > 0 && ctx.Err() == nil {
+			t.p.Flush(100)
+		}
+		t.aborting = true
+		if err := t.p.AbortTransaction(ctx); err != nil {
+			return t.classify(err)
+		}
+		t.open, t.aborting = false, false
+	}
+	return t.begin()
+}
+
+// classify wraps a fatal error (the producer was fenced: another instance
+// uses the transactional ID) with fetch.ErrFatal.
+func (t *transactor) classify(err error) error {
+	var ke kafka.Error
+	if errors.As(err, &ke) && ke.IsFatal() {
+		err = errorf("kafka-broker: transactional.id %s can commit no more (another instance with the same ID fenced this one?): %w: %w",
+			t.id, fetch.ErrFatal, err)
+		t.fatal.CompareAndSwap(nil, &err)
+		return err
+	}
+	return err
+}
+
+// failed reports the error that ended the transactions for good, if any.
+func (t *transactor) failed() error {
+	if p := t.fatal.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// sendFailed is the send scope's failure handler: the transaction is
+// doomed, and a record whose send the brokers refused for good is
+// dead-lettered (send_failed) when it comes again, instead of handled.
+func (t *transactor) sendFailed(msg *kafka.Message, err error) error {
+	t.doomed.Store(true)
+	if permanentProduceError(err) && !purged(err) {
+		t.blame(msg, blame{err: err, kind: DeadLetterSendFailed})
+	}
+	return err
+}
+
+// deadLetterFailed notes a dead letter that failed in the transaction: the
+// record is dead-lettered again when it comes again, cut when its size was
+// refused.
+func (t *transactor) deadLetterFailed(msg *kafka.Message, cause error, kind string, err error) {
+	t.doomed.Store(true)
+	if permanentProduceError(err) && !purged(err) {
+		t.blame(msg, blame{err: cause, kind: kind, cut: sizeRefused(err)})
+	}
+}
+
+func (t *transactor) blame(msg *kafka.Message, b blame) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.blamed) >= blamedMax {
+		for k := range t.blamed {
+			delete(t.blamed, k)
+			break
+		}
+	}
+	t.blamed[recordKey(msg)] = b
+}
+
+// takeBlame returns why msg's last handling was aborted. It is forgotten
+// once the transaction that dead-letters msg commits: if that one aborts
+// too, msg is dead-lettered again when it comes again.
+func (t *transactor) takeBlame(msg *kafka.Message) (blame, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	k := recordKey(msg)
+	b, ok := t.blamed[k]
+	if ok {
+		b.taken = true
+		t.blamed[k] = b
+	}
+	return b, ok
+}
+
+func (t *transactor) forgetTaken() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, b := range t.blamed {
+		if b.taken {
+			delete(t.blamed, k)
+		}
+	}
+}
+
+func recordKey(msg *kafka.Message) string {
+	return fmt.Sprintf("%d/%d", msg.TopicPartition.Partition, int64(msg.TopicPartition.Offset))
+}
+
+func purged(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && (ke.Code() == kafka.ErrPurgeQueue || ke.Code() == kafka.ErrPurgeInflight)
+}
+
+// close aborts a transaction left open (the fetcher committed or aborted
+// the last one; only an abandoned handler may have sent since) and closes
+// the producer.
+func (t *transactor) close(ctx context.Context) {
+	if t.open && t.fatal.Load() == nil {
+		if err := t.p.AbortTransaction(ctx); err != nil {
+			t.log.Debug("kafka-broker: abort transaction at close", "transactional_id", t.id, "error", err)
+		}
+	}
+	_ = t.send.close(ctx)
+	t.send.destroy()
+}
