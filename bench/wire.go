@@ -111,10 +111,11 @@ func payloadOfSize(n int) json.RawMessage {
 // -kafka overrides apply to both sides alike.
 func producerConfig(bootstrap string, extra map[string]any) *kafka.ConfigMap {
 	return configMap(bootstrap, kafka.ConfigMap{
-		"enable.idempotence":        true,
-		"acks":                      "all",
-		"linger.ms":                 0,
-		"go.delivery.report.fields": "none",
+		"enable.idempotence":                    true,
+		"acks":                                  "all",
+		"linger.ms":                             0,
+		"go.delivery.report.fields":             "none",
+		"max.in.flight.requests.per.connection": 1, // see core/manager.go
 	}, extra)
 }
 

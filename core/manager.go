@@ -148,6 +148,15 @@ func NewManager(cfg Config, opts ...Option) (*Manager, error) {
 		// Bounds what async sends (pipelined replies, ProduceAsync) may
 		// queue: 64 MiB rather than librdkafka's 1 GiB.
 		"queue.buffering.max.kbytes": 65536,
+		// One produce request in flight per broker: with more, librdkafka's
+		// idempotent producer can report records of a request the broker
+		// refused (NOT_LEADER on a new or re-elected partition) as delivered
+		// when a later request to the partition succeeds ("implicitly acked
+		// by subsequent batch success", confluent-kafka-go issue #921): an
+		// acknowledged record that is not in the log. Found by
+		// TestProduceAsyncAndFlush on Kafka 4.1.2. Batching is unaffected:
+		// what queues while a request is in flight goes in the next one.
+		"max.in.flight.requests.per.connection": 1,
 	})
 	p, err := kafka.NewProducer(pc)
 	if err != nil {
