@@ -229,7 +229,7 @@ func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 // sizeRefused reports a produce error that a smaller record would not get.
 func sizeRefused(err error) bool {
 	var kerr kafka.Error
-	if !errors.As(err, &kerr) {
+	if errors.Is(err, errRefusedWithBatch) || !errors.As(err, &kerr) {
 		return false
 	}
 	switch kerr.Code() {

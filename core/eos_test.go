@@ -54,7 +54,8 @@ func transactional(t *testing.T, prefix string) core.Config {
 
 // requestMany sends n requests to topic, inflight at a time, each with a
 // 30 s deadline, and returns their correlation IDs; every one must be
-// answered with its own data.
+// answered with its own data (t.Error otherwise: it may run on a goroutine
+// of its own, so the caller stops the test).
 func requestMany(t *testing.T, m *core.Manager, topic string, n, inflight int) []string {
 	t.Helper()
 	ids := make([]string, n)
@@ -87,9 +88,6 @@ func requestMany(t *testing.T, m *core.Manager, topic string, n, inflight int) [
 	for err := range errs {
 		t.Error(err)
 	}
-	if t.Failed() {
-		t.FailNow()
-	}
 	return ids
 }
 
@@ -120,6 +118,9 @@ func TestExactlyOnceRepliesAndEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 
 	dl := readKeyed(t, svc.Config().DeadLetterTopic, big.CorrelationID)
 	if kind := kafkatest.Header(dl, core.HeaderDLTErrorKind); kind != core.DeadLetterSendFailed {
@@ -180,6 +181,9 @@ func TestExactlyOnceAcrossRebalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
 	want := func(c map[string]int) bool { _, missing := duplicates(c, ids); return missing == 0 }
 	replies := countKeys(t, api.Config().ReplyTopic, "read_committed", 60*time.Second, want)
 	evs := countKeys(t, events, "read_committed", 60*time.Second, want)

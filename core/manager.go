@@ -188,6 +188,10 @@ func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 	m.send = newSender(m.closingCtx, p, cfg.BootstrapServers, m.log, &m.tel, &m.stats, m.guard.noteClient)
 	m.admin = &admin{a: a, brokers: cfg.BootstrapServers, log: m.log, closing: m.closing, startErr: m.guard.take}
 	m.topics = newTopicDirectory(m.admin.describeTopic)
+	m.send.limits = newSizeLimits(m.admin.maxMessageBytes)
+	if m.txn != nil {
+		m.txn.send.limits = m.send.limits
+	}
 	m.policy = newReplyPolicy(cfg, m.topics)
 	m.replies = &replies{
 		location: cfg.Location,

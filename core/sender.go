@@ -29,6 +29,9 @@ type sender struct {
 	// final: async sends are not retried (a transactional producer's
 	// failed send fails its transaction).
 	final bool
+	// limits tells a record refused with its batch from one refused for
+	// its own size (batchsize.go); nil: every refusal is the record's.
+	limits *sizeLimits
 
 	mu     sync.RWMutex  // write-held while the producer closes
 	closed chan struct{} // closed when the producer closes
@@ -51,6 +54,10 @@ type asyncSend struct {
 	span  trace.Span
 	done  func(error)
 	retry *backoff.ExponentialBackOff
+	// classified: this refusal for size was classified already;
+	// batchRefusals counts the refusals with a batch.
+	classified    bool
+	batchRefusals int
 }
 
 func newSender(stop context.Context, p *kafka.Producer, brokers string, log *slog.Logger, tel *telemetry, stats *counters,
@@ -94,14 +101,27 @@ func (s *sender) ackLoop() {
 }
 
 func (s *sender) acked(a *asyncSend, err error) {
-	if err != nil && !s.final && !permanentProduceError(err) && !errors.Is(err, ErrClosed) && s.stop.Err() == nil {
+	if sizeRefused(err) && s.limits != nil && !a.classified {
+		// Refused for its own size or its batch's? Learning the topic's
+		// limit may take a round trip: not on the ack goroutine.
+		a.classified = true
+		go func() { s.acked(a, s.limits.classify(s.stop, a.msg, err)) }()
+		return
+	}
+	if errors.Is(err, errRefusedWithBatch) {
+		a.batchRefusals++
+	}
+	if err != nil && !s.final && !permanentProduceError(err) && a.batchRefusals <= batchRetries &&
+		!errors.Is(err, ErrClosed) && s.stop.Err() == nil {
 		if a.retry == nil {
 			a.retry = backoff.NewExponentialBackOff()
 			a.retry.InitialInterval, a.retry.MaxInterval = 100*time.Millisecond, 5*time.Second
 		}
 		s.rlog.Warn("kafka-broker: write failed, retrying", "topic", a.topic, "error", err)
 		time.AfterFunc(a.retry.NextBackOff(), func() {
+			a.classified = false
 			if err := s.enqueue(s.stop, a.msg, s.acks); err != nil {
+				a.classified = true // refused before it was queued: not with a batch
 				s.acked(a, err)
 			}
 		})
@@ -173,35 +193,61 @@ func (s *sender) eventLoop() {
 }
 
 // send produces msg and waits for its delivery report, ctx's end, or the
-// producer's close.
-func (s *sender) send(ctx context.Context, msg *kafka.Message) (err error) {
+// producer's close. A record refused only for the size of the batch it was
+// in is sent again (but not by a transactional producer: its transaction
+// failed).
+func (s *sender) send(ctx context.Context, msg *kafka.Message) error {
+	reported, err := s.sendOnce(ctx, msg)
+	// Only the brokers refuse batches; librdkafka refuses a record too
+	// large for the producer before it is queued.
+	for attempt := 1; reported && sizeRefused(err) && s.limits != nil; attempt++ {
+		err = s.limits.classify(ctx, msg, err)
+		if s.final || attempt > batchRetries || !errors.Is(err, errRefusedWithBatch) {
+			return err
+		}
+		s.rlog.Warn("kafka-broker: a record was refused with its batch; sending it again",
+			"topic", *msg.TopicPartition.Topic, "error", err)
+		select {
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		case <-ctx.Done():
+			return err
+		}
+		cp := *msg
+		reported, err = s.sendOnce(ctx, &cp)
+	}
+	return err
+}
+
+// sendOnce produces msg and waits for its delivery report, ctx's end, or
+// the producer's close; reported says the outcome is the delivery report's.
+func (s *sender) sendOnce(ctx context.Context, msg *kafka.Message) (reported bool, err error) {
 	ctx, span := s.tel.startSend(ctx, msg)
 	defer func() { endSpan(span, err) }()
 	// The delivery report comes straight from confluent-kafka-go's poller.
 	done := make(chan kafka.Event, 1)
 	topic := *msg.TopicPartition.Topic
 	if err := s.enqueue(ctx, msg, done); err != nil {
-		return err
+		return false, err
 	}
 	select {
 	case e := <-done:
 		if err := deliveryError(e); err != nil {
-			return produceError(topic, err)
+			return true, produceError(topic, err)
 		}
 		s.stats.produced.Add(1)
-		return nil
+		return true, nil
 	case <-ctx.Done():
 		// The record may still be delivered; the caller is told it is not known.
-		return s.ctxError("produce to "+topic, ctx.Err())
+		return false, s.ctxError("produce to "+topic, ctx.Err())
 	case <-s.closed:
 		select {
 		case e := <-done:
 			if err := deliveryError(e); err != nil {
-				return produceError(topic, err)
+				return true, produceError(topic, err)
 			}
-			return nil
+			return true, nil
 		default:
-			return errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
+			return false, errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
 		}
 	}
 }
@@ -326,6 +372,9 @@ var errShuttingDown = errors.New("kafka-broker: shutting down")
 func permanentProduceError(err error) bool {
 	if errors.Is(err, ErrUnknownTopic) {
 		return true
+	}
+	if errors.Is(err, errRefusedWithBatch) {
+		return false // sent again, in another batch, it can be written
 	}
 	var kerr kafka.Error
 	if !errors.As(err, &kerr) {

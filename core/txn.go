@@ -51,6 +51,9 @@ type transactor struct {
 
 	mu     sync.Mutex
 	blamed map[string]blame // by record: "partition/offset"
+	// strikes counts, by record, the aborts since the last commit in which
+	// a send of its was refused with its batch (batchsize.go).
+	strikes map[string]int
 }
 
 // blame is why a record's handling was aborted: it is dead-lettered, not
@@ -120,7 +123,7 @@ func newTransactor(m *Manager, maxMsg int) (*transactor, error) {
 	if err != nil {
 		return nil, errorf("kafka-broker: create transactional producer: %w", err)
 	}
-	t := &transactor{p: p, id: cfg.TransactionalID, brokers: cfg.BootstrapServers, log: m.log, blamed: map[string]blame{}}
+	t := &transactor{p: p, id: cfg.TransactionalID, brokers: cfg.BootstrapServers, log: m.log, blamed: map[string]blame{}, strikes: map[string]int{}}
 	t.send = newSender(m.closingCtx, p, cfg.BootstrapServers, m.log, &m.tel, &m.stats, nil)
 	t.send.final = true // a failed send fails the transaction: no retry in it
 	return t, nil
@@ -225,13 +228,33 @@ func (t *transactor) failed() error {
 
 // sendFailed is the send scope's failure handler: the transaction is
 // doomed, and a record whose send the brokers refused for good is
-// dead-lettered (send_failed) when it comes again, instead of handled.
+// dead-lettered (send_failed) when it comes again, instead of handled. A
+// send refused only with its batch (it fits its topic on its own) is not the
+// record's fault: the record is handled again, and blamed only when that
+// happened batchRetries times without a commit between.
 func (t *transactor) sendFailed(msg *kafka.Message, err error) error {
 	t.doomed.Store(true)
-	if permanentProduceError(err) && !purged(err) {
+	switch {
+	case errors.Is(err, errRefusedWithBatch):
+		if t.strike(msg) > batchRetries {
+			t.blame(msg, blame{err: err, kind: DeadLetterSendFailed})
+		}
+	case permanentProduceError(err) && !purged(err):
 		t.blame(msg, blame{err: err, kind: DeadLetterSendFailed})
 	}
 	return err
+}
+
+// strike counts an abort msg's send was refused in with its batch.
+func (t *transactor) strike(msg *kafka.Message) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.strikes) >= blamedMax {
+		clear(t.strikes)
+	}
+	k := recordKey(msg)
+	t.strikes[k]++
+	return t.strikes[k]
 }
 
 // deadLetterFailed notes a dead letter that failed in the transaction: the
@@ -274,6 +297,7 @@ func (t *transactor) takeBlame(msg *kafka.Message) (blame, bool) {
 func (t *transactor) forgetTaken() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	clear(t.strikes)
 	for k, b := range t.blamed {
 		if b.taken {
 			delete(t.blamed, k)
