@@ -54,7 +54,7 @@ func TestSizeLimitsClassify(t *testing.T) {
 		t.Errorf("the brokers were asked %d times, want once per topic (2)", asked)
 	}
 	var none *sizeLimits
-	if err := none.classify(context.Background(), record("t", 1), refused); err != refused {
+	if err := none.classify(context.Background(), record("t", 1), refused); err != refused { //nolint:errorlint // the very error, not wrapped
 		t.Errorf("a nil sizeLimits changed the error: %v", err)
 	}
 }
