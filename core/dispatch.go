@@ -141,6 +141,13 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 		d.stats.handled.Add(1)
 		return scope, true
 	}
+	if errors.Is(context.Cause(base), fetch.ErrAbandoned) {
+		// The consumer gave up on this handler: the record is handled again
+		// (by the partition's next owner, or after the rewind of an aborted
+		// transaction), so a dead letter would be a second outcome.
+		d.log.Debug("kafka-broker: abandoned handler returned", "event", name, "correlation_id", id, "error", err)
+		return scope, false
+	}
 	if d.stopping() && !errors.Is(err, ErrNoRoute) {
 		// Failed while Close drains (a Request it made got ErrClosed, say):
 		// leave it uncommitted for the next owner rather than dead-letter it.

@@ -257,3 +257,99 @@ func TestTransactionalConfig(t *testing.T) {
 		}
 	}
 }
+
+// A handler that outlives DrainTimeout at a revocation is abandoned: its ctx
+// ends with cause ErrHandlerAbandoned, what it sends from then on fails
+// (in exactly-once mode it would go into a later transaction), and its
+// error dead-letters nothing; the record is handled again by the
+// partition's next owner, and read_committed consumers see its event once.
+func TestAbandonedHandlerSendsNothing(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"at-least-once", "transactional"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			cfg := kafkatest.Config(t, "abandon")
+			if mode == "transactional" {
+				cfg = transactional(t, "abandon")
+			}
+			testAbandonedHandler(t, cfg)
+		})
+	}
+}
+
+func testAbandonedHandler(t *testing.T, cfg core.Config) {
+	cfg.DrainTimeout = 300 * time.Millisecond
+	events := kafkatest.Topic(t, "events", 1)
+	started := make(chan struct{})
+	type outcome struct{ cause, produce error }
+	first := make(chan outcome, 1)
+	var runs atomic.Int32
+	r := core.NewEventRouter("rpc")
+	r.BindEvent("slow", func(ctx context.Context, ev *core.EventObject) error {
+		m, _ := core.FromContext(ctx)
+		note := &core.EventObject{CorrelationID: ev.CorrelationID, Event: "noted", Data: ev.Data}
+		if runs.Add(1) == 1 {
+			close(started)
+			select { // held past the revocation's DrainTimeout
+			case <-ctx.Done():
+			case <-time.After(20 * time.Second): // bounds the test when the ctx never ends
+			}
+			err := m.Produce(ctx, events, note)
+			first <- outcome{context.Cause(ctx), err}
+			if err != nil {
+				return err
+			}
+			return m.Reply(ctx, ev, ev.Data)
+		}
+		if err := m.Produce(ctx, events, note); err != nil {
+			return err
+		}
+		return m.Reply(ctx, ev, ev.Data)
+	})
+	instance := func(name string) *core.Manager {
+		c := cfg
+		if c.Transactional {
+			c.TransactionalID = cfg.Location + "." + name
+		}
+		return startRouted(t, c, r)
+	}
+	a := instance("a")
+	api := startManager(t, kafkatest.Config(t, "api"))
+	ev, _ := core.NewEventObject("slow", map[string]int{"n": 1})
+	replied := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		_, err := api.Request(ctx, cfg.Location, ev)
+		replied <- err
+	}()
+	<-started
+	b := instance("b") // joins: a's partitions are revoked while the handler runs
+	got := <-first
+	if !errors.Is(got.cause, core.ErrHandlerAbandoned) {
+		t.Errorf("the abandoned handler's ctx ended with %v, want ErrHandlerAbandoned", got.cause)
+	}
+	if got.produce == nil {
+		t.Error("an abandoned handler's Produce succeeded")
+	}
+	if err := <-replied; err != nil {
+		t.Fatalf("the request was not answered by the record's next handling: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, m := range []*core.Manager{a, b} {
+		if err := m.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := m.Stats().DeadLettered; n != 0 {
+			t.Errorf("%d records dead-lettered, want none (the abandoned handler's error is not its record's)", n)
+		}
+	}
+	evs := countKeys(t, events, "read_committed", 10*time.Second, func(c map[string]int) bool { return c[ev.CorrelationID] > 0 })
+	if n := evs[ev.CorrelationID]; n != 1 {
+		t.Fatalf("read_committed consumers saw the handler's event %d times, want once", n)
+	}
+	if n := runs.Load(); n < 2 {
+		t.Fatalf("the handler ran %d times, want the abandoned run and one more", n)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/kafka-broker/kafka-broker-go/core/internal/fetch"
 )
 
 var (
@@ -34,6 +36,15 @@ var (
 	// ErrNoReplyAddress is returned by Reply when the request has neither a
 	// reply-topic header nor an audit entry naming its sender.
 	ErrNoReplyAddress = errors.New("kafka-broker: request carries no reply address")
+
+	// ErrHandlerAbandoned is context.Cause of a handler's ctx once the
+	// consumer stopped waiting for it: its partition was revoked, or (with
+	// Transactional) its transaction aborted, and DrainTimeout passed, or
+	// Close's ctx ended. The record is handled again (by the partition's
+	// next owner, or after the rewind), so the handler should stop: its
+	// Reply and Produce calls fail from then on, and its error dead-letters
+	// nothing.
+	ErrHandlerAbandoned = fetch.ErrAbandoned
 )
 
 type replyTimeoutError struct{}

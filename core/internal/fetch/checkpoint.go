@@ -357,7 +357,7 @@ var canceled = func() context.Context { ctx, cancel := context.WithCancel(contex
 // its last committed offset with a new worker.
 func (f *Fetcher) rewindPartition(ctx context.Context, p *partition) {
 	w := p.w
-	w.abandoned.Store(true) // stores nothing more
+	w.abandon() // stores nothing more; what it still runs is aborted
 	w.drain = canceled
 	close(w.stop)
 	select {
@@ -384,7 +384,7 @@ func (f *Fetcher) die(err error) {
 	f.log.Error("kafka-broker: cannot commit any more; this instance handles no more records (restart it)",
 		"topic", f.set.Topic, "error", err)
 	for _, p := range f.parts {
-		p.w.abandoned.Store(true)
+		p.w.abandon()
 		p.w.drain = canceled
 		close(p.w.stop)
 		f.release(p)

@@ -173,7 +173,9 @@ func (f *Fetcher) partition(id int32) *partition {
 	f.mu.Lock()
 	f.parts[id] = p
 	f.mu.Unlock()
-	go f.run(f.handlerCtx, w)
+	ctx, cancel := context.WithCancelCause(f.handlerCtx)
+	w.cancel = cancel
+	go f.run(ctx, w)
 	return p
 }
 
@@ -235,7 +237,7 @@ func (f *Fetcher) stopWorkers(ctx context.Context, ids []int32) error {
 		case <-ctx.Done():
 			f.abandoned = slices.DeleteFunc(f.abandoned, (*worker).finished)
 			for _, w := range ws[i:] {
-				w.abandoned.Store(true)
+				w.abandon()
 				f.abandoned = append(f.abandoned, w)
 			}
 			return ctx.Err()

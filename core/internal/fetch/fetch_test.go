@@ -207,14 +207,22 @@ func TestRevokeDrainsInFlightAndCommits(t *testing.T) {
 	}
 }
 
-// A drain that times out abandons the worker: it stores nothing more, and
-// Stop reports the handler still running.
+// A drain that times out abandons the worker: it stores nothing more, its
+// handler's ctx ends with cause ErrAbandoned, and Stop reports the handler
+// still running.
 func TestDrainTimeoutAbandonsWorker(t *testing.T) {
 	c := newFakeConsumer("t", 0)
 	started := make(chan struct{})
 	gate := make(chan struct{})
-	d := &fakeDispatcher{handle: func(context.Context, *kafka.Message) (Acks, bool) {
+	cause := make(chan error, 1)
+	d := &fakeDispatcher{handle: func(ctx context.Context, _ *kafka.Message) (Acks, bool) {
 		close(started)
+		select {
+		case <-ctx.Done():
+			cause <- context.Cause(ctx)
+		case <-gate:
+			cause <- nil
+		}
 		<-gate
 		return nil, true
 	}}
@@ -229,6 +237,14 @@ func TestDrainTimeoutAbandonsWorker(t *testing.T) {
 	defer cancel()
 	if err := f.Stop(ctx); err == nil || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Stop = %v, want a report of the handler still running", err)
+	}
+	select {
+	case err := <-cause:
+		if !errors.Is(err, ErrAbandoned) {
+			t.Errorf("the abandoned handler's ctx ended with %v, want ErrAbandoned", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the abandoned handler's ctx was not canceled")
 	}
 	close(gate)
 	eventually(t, "the abandoned worker to end", func() bool { return f.abandoned[0].finished() })

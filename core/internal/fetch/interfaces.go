@@ -83,6 +83,12 @@ type Committer interface {
 // records, leaving them uncommitted for the partitions' next owner.
 var ErrFatal = errors.New("the committer cannot go on")
 
+// ErrAbandoned is the cause of a handler's ctx when the fetcher gave up
+// waiting for it (DrainTimeout at a revocation or an abort, or Stop's ctx):
+// its record is handled again, by the next owner or after the rewind, so
+// what the handler still sends or fails is not its record's any more.
+var ErrAbandoned = errors.New("kafka-broker: handler abandoned: it outlived the drain of its partition, whose records are handled again")
+
 // Settings configure a Fetcher.
 type Settings struct {
 	Topic string

@@ -19,6 +19,9 @@ type worker struct {
 	// abandoned: a drain gave up waiting; the partition may have a new
 	// worker or owner, so this one stores nothing more.
 	abandoned atomic.Bool
+	// cancel ends the ctx of the worker's handlers (cause ErrAbandoned once
+	// abandoned); run calls it when it returns.
+	cancel context.CancelCauseFunc
 	// next is the first offset not handled yet: after the last stored, or
 	// the first polled (-1: none yet), for Lag.
 	next atomic.Int64
@@ -33,6 +36,14 @@ type worker struct {
 	syncers []chan struct{}
 	dirty   atomic.Bool
 	failed  atomic.Bool
+}
+
+// abandon marks w given up on: it stores nothing more, and its handler's
+// ctx ends with cause ErrAbandoned, so that a handler still running neither
+// sends into a later transaction nor dead-letters a record handled again.
+func (w *worker) abandon() {
+	w.abandoned.Store(true)
+	w.cancel(ErrAbandoned)
 }
 
 type pendingOffset struct {
@@ -86,6 +97,7 @@ func (w *worker) finished() bool {
 // drain) for the acks of those it handled.
 func (f *Fetcher) run(ctx context.Context, w *worker) {
 	defer close(w.done)
+	defer w.cancel(nil)
 	maxInflight := cap(w.queue)
 	closing, quitting := f.set.Closing, false
 	for {
