@@ -133,6 +133,11 @@ func newTransactor(m *Manager, maxMsg int) (*transactor, error) {
 // what a crashed predecessor left open) and begins the first transaction.
 func (t *transactor) start(ctx context.Context) error {
 	if err := t.p.InitTransactions(ctx); err != nil {
+		var ke kafka.Error
+		if errors.As(err, &ke) && ke.Code() == kafka.ErrTransactionalIDAuthorizationFailed {
+			return errorf("kafka-broker: not authorized to use transactional ID %s (brokers %s): %w; the principal needs WRITE on transactional-id %s",
+				t.id, t.brokers, err, t.id)
+		}
 		return errorf("kafka-broker: start transactions (transactional.id %s, brokers %s): %w", t.id, t.brokers, err)
 	}
 	if err := t.begin(); err != nil {

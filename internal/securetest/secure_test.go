@@ -71,17 +71,37 @@ func initConsumer(m *core.Manager) (time.Duration, error) {
 // TestServicePrincipals runs two services, each as its own SCRAM user with
 // only the ACLs of securetest.Service.ACLs (the README's table): orders sends
 // requests and events to billing, billing answers and dead-letters what it
-// cannot handle. Both create their own topics.
+// cannot handle. Both create their own topics. In the transactional case
+// billing runs in exactly-once mode, with the transactional-id ACLs besides.
 func TestServicePrincipals(t *testing.T) {
+	for _, transactional := range []bool{false, true} {
+		name := "at-least-once"
+		if transactional {
+			name = "transactional"
+		}
+		t.Run(name, func(t *testing.T) { testServicePrincipals(t, transactional) })
+	}
+}
+
+func testServicePrincipals(t *testing.T, transactional bool) {
 	b := securetest.FromEnv(t)
 	orders := securetest.Service{User: ordersUser, Location: kafkatest.Name(t, "orders")}
 	billing := securetest.Service{User: billingUser, Location: kafkatest.Name(t, "billing")}
 	orders.Calls = []string{billing.Location}
 	billing.Answers = []string{orders.Location}
+	if transactional {
+		billing.TransactionalID = billing.Location + ".tx"
+	}
 	b.Grant(t, orders.ACLs())
 	b.Grant(t, billing.ACLs())
 
-	bm := newManager(t, b, billingUser, billing.Location, func(c *core.Config) { c.MaxAttempts = 1 })
+	bm := newManager(t, b, billingUser, billing.Location, func(c *core.Config) {
+		c.MaxAttempts = 1
+		if transactional {
+			c.Transactional, c.TransactionalID = true, billing.TransactionalID
+			c.TransactionInterval = 50 * time.Millisecond
+		}
+	})
 	r := core.NewEventRouter("bill")
 	root := core.NewEventRouter("root")
 	root.IncludeBinder(r)
@@ -136,33 +156,47 @@ func TestMissingACL(t *testing.T) {
 		name string
 		acls func(s securetest.Service) kafka.ACLBindings // the service's set but one
 		want func(s securetest.Service) string
+		// transactional: the service runs in exactly-once mode
+		transactional bool
 	}{
 		{"group READ",
 			func(s securetest.Service) kafka.ACLBindings {
 				return securetest.Without(s.ACLs(), kafka.ResourceGroup, s.Location, kafka.ACLOperationRead)
 			},
-			func(s securetest.Service) string { return "needs READ on group " + s.Location }},
+			func(s securetest.Service) string { return "needs READ on group " + s.Location }, false},
 		{"Location READ",
 			func(s securetest.Service) kafka.ACLBindings {
 				return securetest.Without(s.ACLs(), kafka.ResourceTopic, s.Location, kafka.ACLOperationRead)
 			},
-			func(s securetest.Service) string { return "needs READ on topic " + s.Location }},
+			func(s securetest.Service) string { return "needs READ on topic " + s.Location }, false},
 		{"reply topic READ",
 			func(s securetest.Service) kafka.ACLBindings {
 				return securetest.Without(s.ACLs(), kafka.ResourceTopic, s.Location+".replies", kafka.ACLOperationRead)
 			},
-			func(s securetest.Service) string { return "needs READ on topic " + s.Location + ".replies" }},
+			func(s securetest.Service) string { return "needs READ on topic " + s.Location + ".replies" }, false},
 		{"Location CREATE",
 			func(s securetest.Service) kafka.ACLBindings {
 				return securetest.Without(s.ACLs(), kafka.ResourceTopic, s.Location, kafka.ACLOperationCreate)
 			},
-			func(s securetest.Service) string { return "needs CREATE on topic " + s.Location }},
+			func(s securetest.Service) string { return "needs CREATE on topic " + s.Location }, false},
+		{"transactional-id WRITE",
+			func(s securetest.Service) kafka.ACLBindings {
+				return securetest.Without(s.ACLs(), securetest.ResourceTransactionalID, s.TransactionalID, kafka.ACLOperationWrite)
+			},
+			func(s securetest.Service) string {
+				return "needs WRITE on transactional-id " + s.TransactionalID
+			}, true},
 	}
 	for _, tt := range startCases {
 		t.Run(tt.name, func(t *testing.T) {
 			s := securetest.Service{User: badUser, Location: kafkatest.Name(t, "svc")}
+			var tweak func(*core.Config)
+			if tt.transactional {
+				s.TransactionalID = s.Location + ".tx"
+				tweak = func(c *core.Config) { c.Transactional, c.TransactionalID = true, s.TransactionalID }
+			}
 			b.Grant(t, tt.acls(s))
-			m := newManager(t, b, badUser, s.Location, nil)
+			m := newManager(t, b, badUser, s.Location, tweak)
 			took, err := initConsumer(m)
 			if err == nil || !strings.Contains(err.Error(), tt.want(s)) {
 				t.Fatalf("InitConsumer = %v; want an error saying %q", err, tt.want(s))

@@ -154,7 +154,15 @@ type Service struct {
 	GroupID  string   // default Location
 	Calls    []string // topics it sends events and requests to
 	Answers  []string // Locations of the services whose requests it answers
+	// TransactionalID, when set: the service runs with Config.Transactional
+	// and this Config.TransactionalID.
+	TransactionalID string
 }
+
+// ResourceTransactionalID is the ACL resource type of a transactional ID:
+// librdkafka's RD_KAFKA_RESOURCE_TRANSACTIONAL_ID (5), which
+// confluent-kafka-go v2.11.1 does not name.
+const ResourceTransactionalID kafka.ResourceType = 5
 
 // ACLs returns the ACLs a service needs, and nothing more: the README's
 // table. All literal names, allowed from any host.
@@ -168,6 +176,10 @@ type Service struct {
 //	topic each of Calls      WRITE          Produce and Request
 //	topic <A>.replies for each A of Answers
 //	                         WRITE          Reply
+//	transactional-id TransactionalID (when set)
+//	                         WRITE
+//	                                        exactly-once mode: transactions, with the
+//	                                        input offsets (group READ covers those)
 //
 // READ and WRITE imply DESCRIBE. The reply consumer needs no group ACL (it
 // never joins its group), and the idempotent producer no IDEMPOTENT_WRITE on
@@ -195,6 +207,9 @@ func (s Service) ACLs() kafka.ACLBindings {
 	}
 	for _, a := range s.Answers {
 		add(kafka.ResourceTopic, a+".replies", kafka.ACLOperationWrite)
+	}
+	if s.TransactionalID != "" {
+		add(ResourceTransactionalID, s.TransactionalID, kafka.ACLOperationWrite)
 	}
 	return out
 }
