@@ -628,6 +628,10 @@ func scan(ctx context.Context, c *kafka.Consumer, topic string, ss []offsetRange
 		case kafka.PartitionEOF:
 			delete(pending, e.Partition)
 		case kafka.Error:
+			if e.Code() == kafka.ErrTopicAuthorizationFailed {
+				// Not retried by the client into anything but the same refusal.
+				return errorf("kafka-broker: not authorized to read topic %s: %w; the principal needs READ on topic %s", topic, e, topic)
+			}
 			if e.IsFatal() {
 				return errorf("kafka-broker: read %s: %w", topic, e)
 			}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -324,4 +325,96 @@ func writeCA(t *testing.T, path string) {
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRedriveWithItsACLs redrives a service's dead letter as a principal
+// with only the ACLs the README lists for a redriver: the event reaches the
+// service again and is handled once.
+func TestRedriveWithItsACLs(t *testing.T) {
+	b := securetest.FromEnv(t)
+	billing := securetest.Service{User: billingUser, Location: kafkatest.Name(t, "billing")}
+	b.Grant(t, billing.ACLs())
+	bm := newManager(t, b, billingUser, billing.Location, func(c *core.Config) { c.MaxAttempts = 1 })
+	var fixed atomic.Bool
+	handled := make(chan string, 1)
+	r := core.NewEventRouter("root")
+	r.BindEvent("charge", func(_ context.Context, ev *core.EventObject) error {
+		if !fixed.Load() {
+			return core.Permanent(errors.New("card declined"))
+		}
+		handled <- ev.CorrelationID
+		return nil
+	})
+	bm.SetRouter(r)
+	if _, err := initConsumer(bm); err != nil {
+		t.Fatalf("billing InitConsumer: %v", err)
+	}
+	ctx := kafkatest.Context(t, 60*time.Second)
+	ev, _ := core.NewEventObject("charge", nil)
+	// Sent as the superuser (the tier's KAFKA_PROP_* settings).
+	sender, err := core.NewManager(kafkatest.Config(t, "sender"), core.WithLogger(kafkatest.Logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close(context.Background())
+	if err := sender.Produce(ctx, billing.Location, ev); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.ReadTopic(t, billing.Location+".dlq", 1, 30*time.Second)
+	fixed.Store(true)
+
+	dlq := billing.Location + ".dlq"
+	redriver := securetest.RedriverACLs(ordersUser, dlq, billing.Location)
+	b.Grant(t, redriver)
+	cfg := kafkatest.Config(t, "unused")
+	cfg.Location = billing.Location
+	cfg.Kafka = b.Props(t, ordersUser)
+	d, err := core.OpenDeadLetters(cfg, core.WithLogger(kafkatest.Logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	res, err := d.Redrive(ctx, core.RedriveOptions{})
+	if err != nil {
+		t.Fatalf("Redrive as a principal with the README's redrive ACLs: %v", err)
+	}
+	if res.Redriven != 1 || res.Failed != 0 || res.Refused != 0 {
+		t.Fatalf("redriven %d, failed %d, refused %d (%v); want 1, 0, 0", res.Redriven, res.Failed, res.Refused, res.Refusals)
+	}
+	select {
+	case id := <-handled:
+		if id != ev.CorrelationID {
+			t.Fatalf("handled %s, want %s", id, ev.CorrelationID)
+		}
+	case <-ctx.Done():
+		t.Fatal("the redriven event never reached its handler")
+	}
+	// Again from the start: the ledger (read with the same ACLs) refuses it.
+	again, err := d.Redrive(ctx, core.RedriveOptions{Restart: true})
+	if err != nil {
+		t.Fatalf("second Redrive: %v", err)
+	}
+	if again.Redriven != 0 || again.Refusals[core.RefusedAlreadyRedriven] != 1 {
+		t.Fatalf("second redrive: redriven %d, refusals %v; want 0 and one %s", again.Redriven, again.Refusals, core.RefusedAlreadyRedriven)
+	}
+
+	// Without READ on the ledger a redrive cannot know what was redriven:
+	// it fails at once, naming the ACL, rather than redrive again or hang.
+	ledger := dlq + ".redrive"
+	b.Grant(t, securetest.Without(securetest.RedriverACLs(badUser, dlq, billing.Location), kafka.ResourceTopic, ledger, kafka.ACLOperationRead))
+	cfg.Kafka = b.Props(t, badUser)
+	bad, err := core.OpenDeadLetters(cfg, core.WithLogger(kafkatest.Logger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	t0 := time.Now()
+	_, err = bad.Redrive(ctx, core.RedriveOptions{Restart: true})
+	if want := "needs READ on topic " + ledger; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Redrive without READ on the ledger = %v; want an error saying %q", err, want)
+	}
+	if took := time.Since(t0); took > startTimeLimit {
+		t.Fatalf("Redrive without READ on the ledger failed after %v; want within %v", took, startTimeLimit)
+	}
+	t.Logf("without READ on the ledger: %v", err)
 }

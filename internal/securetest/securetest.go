@@ -214,6 +214,32 @@ func (s Service) ACLs() kafka.ACLBindings {
 	return out
 }
 
+// RedriverACLs returns the ACLs of user to redrive the dead-letter topic
+// dlq to targets (the README's list for `dlq redrive`): WRITE and DESCRIBE
+// on the transactional ID kafka-broker-redrive.<dlq>, READ on dlq and on the
+// groups kafka-broker-redrive.<dlq>.* (prefixed), WRITE on the targets, READ,
+// WRITE and CREATE on the ledger <dlq>.redrive.
+func RedriverACLs(user, dlq string, targets ...string) kafka.ACLBindings {
+	var out kafka.ACLBindings
+	add := func(t kafka.ResourceType, pattern kafka.ResourcePatternType, name string, ops ...kafka.ACLOperation) {
+		for _, op := range ops {
+			out = append(out, kafka.ACLBinding{
+				Type: t, Name: name, ResourcePatternType: pattern,
+				Principal: Principal(user), Host: "*", Operation: op, PermissionType: kafka.ACLPermissionTypeAllow,
+			})
+		}
+	}
+	lit := kafka.ResourcePatternTypeLiteral
+	add(ResourceTransactionalID, lit, "kafka-broker-redrive."+dlq, kafka.ACLOperationWrite, kafka.ACLOperationDescribe)
+	add(kafka.ResourceTopic, lit, dlq, kafka.ACLOperationRead)
+	add(kafka.ResourceGroup, kafka.ResourcePatternTypePrefixed, "kafka-broker-redrive."+dlq+".", kafka.ACLOperationRead)
+	for _, t := range targets {
+		add(kafka.ResourceTopic, lit, t, kafka.ACLOperationWrite)
+	}
+	add(kafka.ResourceTopic, lit, dlq+".redrive", kafka.ACLOperationRead, kafka.ACLOperationWrite, kafka.ACLOperationCreate)
+	return out
+}
+
 // Without returns bindings but the one allowing op on the resource of type
 // typ named name; it panics when there is no such binding.
 func Without(bindings kafka.ACLBindings, typ kafka.ResourceType, name string, op kafka.ACLOperation) kafka.ACLBindings {
