@@ -157,6 +157,11 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 			if e.IsFatal() {
 				return e
 			}
+			if e.Code() == kafka.ErrTopicAuthorizationFailed {
+				// The client would retry this refusal for ever, silently.
+				return fmt.Errorf("not authorized to read %s: %w; the principal needs READ on each topic it tails",
+					strings.Join(t.topics, ", "), e)
+			}
 			if t.conn.verbose {
 				fmt.Fprintf(t.env.Stderr, "kafka-broker tail: %v\n", e)
 			}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
 	"github.com/kafka-broker/kafka-broker-go/core"
+	"github.com/kafka-broker/kafka-broker-go/internal/cli"
 	"github.com/kafka-broker/kafka-broker-go/internal/kafkatest"
 	"github.com/kafka-broker/kafka-broker-go/internal/securetest"
 )
@@ -417,4 +419,36 @@ func TestRedriveWithItsACLs(t *testing.T) {
 		t.Fatalf("Redrive without READ on the ledger failed after %v; want within %v", took, startTimeLimit)
 	}
 	t.Logf("without READ on the ledger: %v", err)
+}
+
+// TestTailWithoutRead: `kafka-broker tail` as a principal that may see a
+// topic but not read it exits at once naming the ACL, instead of waiting
+// silently for records it will never get.
+func TestTailWithoutRead(t *testing.T) {
+	b := securetest.FromEnv(t)
+	topic := kafkatest.Name(t, "events")
+	createTopic(t, b, topic)
+	b.Grant(t, kafka.ACLBindings{{
+		Type: kafka.ResourceTopic, Name: topic, ResourcePatternType: kafka.ResourcePatternTypeLiteral,
+		Principal: securetest.Principal(badUser), Host: "*", Operation: kafka.ACLOperationDescribe,
+		PermissionType: kafka.ACLPermissionTypeAllow,
+	}})
+	args := []string{"tail", "--from-beginning", "--bootstrap-servers", kafkatest.Bootstrap(t)}
+	for k, v := range b.Props(t, badUser) {
+		args = append(args, "-X", fmt.Sprintf("%s=%v", k, v))
+	}
+	args = append(args, topic)
+	var stdout, stderr strings.Builder
+	ctx := kafkatest.Context(t, 60*time.Second)
+	t0 := time.Now()
+	code := cli.Run(ctx, cli.Env{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Getenv: func(string) string { return "" }, Environ: func() []string { return nil }}, args)
+	took := time.Since(t0)
+	if want := "needs READ on each topic it tails"; code == 0 || !strings.Contains(stderr.String(), want) {
+		t.Fatalf("tail exited %d after %v, stderr %q; want a failure saying %q", code, took, stderr.String(), want)
+	}
+	if took > startTimeLimit {
+		t.Fatalf("tail failed after %v; want within %v", took, startTimeLimit)
+	}
+	t.Logf("exit %d after %v: %s", code, took.Round(time.Millisecond), strings.TrimSpace(stderr.String()))
 }
