@@ -259,9 +259,12 @@ func (s *sender) enqueue(ctx context.Context, msg *kafka.Message, done chan kafk
 		if err := ctx.Err(); err != nil {
 			return s.ctxError("produce to "+topic, err)
 		}
-		err := s.produce(msg, done)
+		err := s.produce(ctx, msg, done)
 		if err == nil {
 			return nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return s.ctxError("produce to "+topic, ctxErr)
 		}
 		var kerr kafka.Error
 		if !errors.As(err, &kerr) || kerr.Code() != kafka.ErrQueueFull {
@@ -278,7 +281,7 @@ func (s *sender) enqueue(ctx context.Context, msg *kafka.Message, done chan kafk
 	}
 }
 
-func (s *sender) produce(msg *kafka.Message, done chan kafka.Event) error {
+func (s *sender) produce(ctx context.Context, msg *kafka.Message, done chan kafka.Event) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	select {
@@ -286,7 +289,20 @@ func (s *sender) produce(msg *kafka.Message, done chan kafka.Event) error {
 		return ErrClosed
 	default:
 	}
+	// Checked under the lock, so that barrier orders every send either
+	// before it or after its ctx ended.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	return s.p.Produce(msg, done)
+}
+
+// barrier returns once every send that found its ctx alive has reached
+// librdkafka. A transaction ended after a handler's ctx was canceled (an
+// abandoned handler) and a barrier holds all that handler sent, or nothing.
+func (s *sender) barrier() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 }
 
 // sendUntilDone sends msg, retrying failures with backoff until it is

@@ -158,6 +158,7 @@ func (t *transactor) begin() error {
 
 // Commit commits the open transaction with the offsets.
 func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition) error {
+	t.send.barrier() // an abandoned handler's last send is in this transaction or refused
 	if !t.open {
 		return errorf("kafka-broker: no transaction open (transactional.id %s)", t.id)
 	}
@@ -197,6 +198,7 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 // queued is delivered or failed first: a purge of records in flight could
 // leave the next transaction with a gap in its sequence numbers.
 func (t *transactor) Abort(ctx context.Context) error {
+	t.send.barrier() // an abandoned handler's last send is in this transaction or refused
 	if t.open || t.aborting {
 		for t.p.Len() > 0 && ctx.Err() == nil {
 			t.p.Flush(100)
