@@ -70,8 +70,6 @@ type deadLetters struct {
 	send     *sender
 	stats    *counters
 	rlog     *rateLogger
-	// stop ends the retries of a write when the manager gives up on handlers.
-	stop context.Context
 	// failed, when set (exactly-once: send is the transactional producer's),
 	// makes a write try once: a failure is handed to it and the write
 	// reports false, and the transaction aborts.
@@ -80,16 +78,17 @@ type deadLetters struct {
 
 // write writes msg with the reason to the dead-letter topic. A dead letter
 // the brokers refuse for its size is cut (HeaderDLTTruncated) until it fits;
-// any other failure is retried until the manager gives up on handlers, so a
-// record is never committed without its dead letter. It reports false only
-// when shutting down before the write succeeded.
-func (d *deadLetters) write(msg *kafka.Message, cause error, kind string, attempts int) bool {
-	return d.writeCut(msg, cause, kind, attempts, 0)
+// any other failure is retried until ctx ends (the ctx of msg's handling:
+// the consumer gave up on it, or the manager closes), so a record is never
+// committed without its dead letter. It reports false only when ctx ended
+// before the write succeeded: the record is then handled again.
+func (d *deadLetters) write(ctx context.Context, msg *kafka.Message, cause error, kind string, attempts int) bool {
+	return d.writeCut(ctx, msg, cause, kind, attempts, 0)
 }
 
 // writeCut is write with the dead letter cut to budget bytes at once when
 // budget > 0.
-func (d *deadLetters) writeCut(msg *kafka.Message, cause error, kind string, attempts, budget int) bool {
+func (d *deadLetters) writeCut(ctx context.Context, msg *kafka.Message, cause error, kind string, attempts, budget int) bool {
 	if d.disabled {
 		d.stats.deadLetterFailed.Add(1)
 		return true
@@ -118,14 +117,17 @@ func (d *deadLetters) writeCut(msg *kafka.Message, cause error, kind string, att
 	for {
 		dlq := deadLetterRecord(d.topic, msg, dlt, errCut, budget)
 		if d.failed != nil {
-			if err := d.send.send(d.stop, dlq); err != nil {
+			if err := d.send.send(ctx, dlq); err != nil {
+				if ctx.Err() != nil {
+					return false // not the dead letter's fault: the record is handled again
+				}
 				d.failed(msg, cause, kind, err)
 				return false
 			}
 			d.stats.deadLettered.Add(1)
 			return true
 		}
-		err := d.send.sendUntilDone(d.stop, dlq)
+		err := d.send.sendUntilDone(ctx, dlq)
 		switch {
 		case err == nil:
 			d.stats.deadLettered.Add(1)
@@ -144,7 +146,7 @@ func (d *deadLetters) writeCut(msg *kafka.Message, cause error, kind string, att
 			"offset", int64(tp.Offset), "error", err)
 		select {
 		case <-time.After(b.NextBackOff()):
-		case <-d.stop.Done():
+		case <-ctx.Done():
 			return false
 		}
 	}

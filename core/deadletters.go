@@ -583,6 +583,10 @@ func ranges(ctx context.Context, c *kafka.Consumer, topic string, partitions []i
 	return out, nil
 }
 
+// authGrace is how long a refusal to read a topic may last before a scan
+// gives up: an ACL just granted takes a moment to reach every broker.
+const authGrace = 2 * time.Second
+
 // scan reads the ranges of topic with c, calling fn with each record in
 // offset order within its partition, until every range is read or ctx ends.
 // A partition is done at its range's last offset, or at its end of data (a
@@ -605,12 +609,18 @@ func scan(ctx context.Context, c *kafka.Consumer, topic string, ss []offsetRange
 		return errorf("kafka-broker: assign %s: %w", topic, err)
 	}
 	defer func() { _ = c.Unassign() }()
+	var refused kafka.Error // a READ refusal not followed by a record yet
+	var refusedAt time.Time
 	for len(pending) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if !refusedAt.IsZero() && time.Since(refusedAt) > authGrace {
+			return errorf("kafka-broker: not authorized to read topic %s: %w; the principal needs READ on topic %s", topic, refused, topic)
+		}
 		switch e := c.Poll(100).(type) {
 		case *kafka.Message:
+			refusedAt = time.Time{}
 			if e.TopicPartition.Error != nil {
 				return errorf("kafka-broker: read %s/%d: %w", topic, e.TopicPartition.Partition, e.TopicPartition.Error)
 			}
@@ -628,9 +638,8 @@ func scan(ctx context.Context, c *kafka.Consumer, topic string, ss []offsetRange
 		case kafka.PartitionEOF:
 			delete(pending, e.Partition)
 		case kafka.Error:
-			if e.Code() == kafka.ErrTopicAuthorizationFailed {
-				// Not retried by the client into anything but the same refusal.
-				return errorf("kafka-broker: not authorized to read topic %s: %w; the principal needs READ on topic %s", topic, e, topic)
+			if e.Code() == kafka.ErrTopicAuthorizationFailed && refusedAt.IsZero() {
+				refused, refusedAt = e, time.Now() // the client retries; an ACL just granted may still be on its way
 			}
 			if e.IsFatal() {
 				return errorf("kafka-broker: read %s: %w", topic, e)

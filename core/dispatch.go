@@ -81,7 +81,7 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 	d.stats.consumed.Add(1)
 	if d.txn != nil {
 		if b, ok := d.txn.takeBlame(msg); ok {
-			return nil, d.deadLetterBlamed(msg, b)
+			return nil, d.deadLetterBlamed(base, msg, b)
 		}
 	}
 	received := time.Now()
@@ -96,14 +96,14 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 		d.rlog.Warn("kafka-broker: malformed record, dead-lettering", "topic", *msg.TopicPartition.Topic,
 			"partition", msg.TopicPartition.Partition, "offset", int64(msg.TopicPartition.Offset),
 			"kind", kind, "error", err)
-		return nil, d.dead.write(msg, err, kind, 0)
+		return nil, d.dead.write(base, msg, err, kind, 0)
 	}
 	if hops := len(ev.AuditLog); d.limits.maxHops > 0 && hops > d.limits.maxHops {
 		d.stats.loops.Add(1)
 		err := fmt.Errorf("%w: %d hops, MaxHops %d", ErrHopLimit, hops, d.limits.maxHops)
 		d.rlog.Warn("kafka-broker: event went through too many hops, dead-lettering", "event", ev.Event,
 			"correlation_id", ev.CorrelationID, "hops", hops, "max_hops", d.limits.maxHops)
-		return nil, d.dead.write(msg, err, DeadLetterLoop, 0)
+		return nil, d.dead.write(base, msg, err, DeadLetterLoop, 0)
 	}
 	r := d.router.Load()
 	switch d.replies.offer(msg, ev) {
@@ -123,7 +123,7 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 		d.stats.unsolicitedReplies.Add(1)
 		d.rlog.Warn("kafka-broker: reply that nothing awaits, dead-lettering", "event", ev.Event,
 			"correlation_id", ev.CorrelationID, "status", ev.Status)
-		return nil, d.dead.write(msg, fmt.Errorf("kafka-broker: %q reply to %s: nothing awaits it", ev.Status, ev.CorrelationID),
+		return nil, d.dead.write(base, msg, fmt.Errorf("kafka-broker: %q reply to %s: nothing awaits it", ev.Status, ev.CorrelationID),
 			DeadLetterUnsolicitedReply, 0)
 	}
 	if r == nil {
@@ -133,7 +133,7 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 	ctx, span := d.tel.startProcess(base, msg)
 	// The handler's Reply and Produce calls go through the scope: they return
 	// once queued, and the record's offset waits for their acks.
-	scope := d.newScope(msg)
+	scope := d.newScope(base, msg)
 	attempts, err := d.route(withScope(ctx, scope), r, ev, msg, received)
 	scope.seal()
 	endSpan(span, err)
@@ -155,26 +155,26 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 	}
 	d.rlog.Error("kafka-broker: event failed, dead-lettering", "event", name,
 		"correlation_id", id, "attempts", attempts, "error", err)
-	return scope, d.dead.write(msg, err, reasonOf(err), attempts)
+	return scope, d.dead.write(base, msg, err, reasonOf(err), attempts)
 }
 
 // newScope returns the send scope of msg's handler: its sends go to the
 // producer, or into the transaction.
-func (d *dispatcher) newScope(msg *kafka.Message) *sendScope {
+func (d *dispatcher) newScope(base context.Context, msg *kafka.Message) *sendScope {
 	if d.txn != nil {
 		return newSendScope(d.send, d.txn.send, func(err error) error { return d.txn.sendFailed(msg, err) })
 	}
-	return newSendScope(d.send, d.send, func(err error) error { return d.sendFailed(msg, err) })
+	return newSendScope(d.send, d.send, func(err error) error { return d.sendFailed(base, msg, err) })
 }
 
 // deadLetterBlamed dead-letters a record whose handling was aborted because
 // a send of its handler, or its dead letter, was refused for good.
-func (d *dispatcher) deadLetterBlamed(msg *kafka.Message, b blame) bool {
+func (d *dispatcher) deadLetterBlamed(base context.Context, msg *kafka.Message, b blame) bool {
 	d.rlog.Error("kafka-broker: a record's send failed in an aborted transaction, dead-lettering it", "kind", b.kind, "error", b.err)
 	if b.cut {
-		return d.dead.writeCut(msg, b.err, b.kind, 1, deadLetterMinCut)
+		return d.dead.writeCut(base, msg, b.err, b.kind, 1, deadLetterMinCut)
 	}
-	return d.dead.write(msg, b.err, b.kind, 1)
+	return d.dead.write(base, msg, b.err, b.kind, 1)
 }
 
 // sendFailed deals with a send of a handler that failed for good after the
@@ -182,9 +182,12 @@ func (d *dispatcher) deadLetterBlamed(msg *kafka.Message, b blame) bool {
 // dead-lettered with kind "send_failed", as it would have been had the
 // handler waited for the ack and returned the error. It returns nil when the
 // dead letter was written.
-func (d *dispatcher) sendFailed(msg *kafka.Message, err error) error {
+func (d *dispatcher) sendFailed(base context.Context, msg *kafka.Message, err error) error {
+	if base.Err() != nil {
+		return errShuttingDown // the record is handled again
+	}
 	d.rlog.Error("kafka-broker: a handler's send failed, dead-lettering its record", "error", err)
-	if !d.dead.write(msg, err, DeadLetterSendFailed, 1) {
+	if !d.dead.write(base, msg, err, DeadLetterSendFailed, 1) {
 		return errShuttingDown
 	}
 	return nil

@@ -329,8 +329,8 @@ func testAbandonedHandler(t *testing.T, cfg core.Config) {
 	if !errors.Is(got.cause, core.ErrHandlerAbandoned) {
 		t.Errorf("the abandoned handler's ctx ended with %v, want ErrHandlerAbandoned", got.cause)
 	}
-	if got.produce == nil {
-		t.Error("an abandoned handler's Produce succeeded")
+	if !errors.Is(got.produce, core.ErrHandlerAbandoned) || !errors.Is(got.produce, context.Canceled) {
+		t.Errorf("an abandoned handler's Produce returned %v, want ErrHandlerAbandoned and context.Canceled", got.produce)
 	}
 	if err := <-replied; err != nil {
 		t.Fatalf("the request was not answered by the record's next handling: %v", err)

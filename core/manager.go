@@ -207,7 +207,7 @@ func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 		stop:     m.handlerCtx,
 	}
 	dead := &deadLetters{topic: cfg.DeadLetterTopic, disabled: cfg.DisableDeadLetter, send: m.send,
-		stats: &m.stats, rlog: m.rlog, stop: m.handlerCtx}
+		stats: &m.stats, rlog: m.rlog}
 	stopping := m.shuttingDown
 	if m.txn != nil { // dead letters into the transaction; handlers stop early when it is doomed
 		dead.send, dead.failed = m.txn.send, m.txn.deadLetterFailed

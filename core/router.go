@@ -9,7 +9,11 @@ import (
 
 // HandlerFunc handles one event. A returned error is retried and then
 // dead-lettered by the Manager; wrap it with Permanent to skip the retries.
-// The ctx carries the Manager (FromContext) so handlers can Reply.
+// The ctx carries the Manager (FromContext) so handlers can Reply. It ends
+// when the consumer gives up on the handler (context.Cause is then
+// ErrHandlerAbandoned) and, like an HTTP request's, once the handler's
+// partition stops being handled here (a rebalance, Close): work that
+// outlives the handler needs a ctx of its own.
 type HandlerFunc func(ctx context.Context, ev *EventObject) error
 
 // Middleware wraps a HandlerFunc. See EventRouter.Use for the order.

@@ -238,7 +238,7 @@ func (s *sender) sendOnce(ctx context.Context, msg *kafka.Message) (reported boo
 		return true, nil
 	case <-ctx.Done():
 		// The record may still be delivered; the caller is told it is not known.
-		return false, s.ctxError("produce to "+topic, ctx.Err())
+		return false, s.ctxError("produce to "+topic, ctxErr(ctx))
 	case <-s.closed:
 		select {
 		case e := <-done:
@@ -256,15 +256,15 @@ func (s *sender) sendOnce(ctx context.Context, msg *kafka.Message) (reported boo
 func (s *sender) enqueue(ctx context.Context, msg *kafka.Message, done chan kafka.Event) error {
 	topic := *msg.TopicPartition.Topic
 	for {
-		if err := ctx.Err(); err != nil {
-			return s.ctxError("produce to "+topic, err)
+		if ctx.Err() != nil {
+			return s.ctxError("produce to "+topic, ctxErr(ctx))
 		}
 		err := s.produce(ctx, msg, done)
 		if err == nil {
 			return nil
 		}
-		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
-			return s.ctxError("produce to "+topic, ctxErr)
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return s.ctxError("produce to "+topic, ctxErr(ctx))
 		}
 		var kerr kafka.Error
 		if !errors.As(err, &kerr) || kerr.Code() != kafka.ErrQueueFull {
@@ -274,7 +274,7 @@ func (s *sender) enqueue(ctx context.Context, msg *kafka.Message, done chan kafk
 		select {
 		case <-time.After(5 * time.Millisecond):
 		case <-ctx.Done():
-			return s.ctxError("produce to "+topic, ctx.Err())
+			return s.ctxError("produce to "+topic, ctxErr(ctx))
 		case <-s.closed:
 			return errorf("kafka-broker: produce to %s: %w", topic, ErrClosed)
 		}
@@ -327,6 +327,16 @@ func (s *sender) sendUntilDone(ctx context.Context, msg *kafka.Message) error {
 	}, backoff.WithBackOff(b), backoff.WithMaxElapsedTime(0))
 	if err != nil && ctx.Err() != nil {
 		return errShuttingDown
+	}
+	return err
+}
+
+// ctxErr is ctx's error, with its cause when that says more
+// (ErrHandlerAbandoned): errors.Is finds both.
+func ctxErr(ctx context.Context) error {
+	err := ctx.Err()
+	if c := context.Cause(ctx); c != nil && !errors.Is(c, err) {
+		return fmt.Errorf("%w: %w", c, err)
 	}
 	return err
 }

@@ -129,11 +129,25 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 	}
 	fmt.Fprintf(t.env.Stderr, "kafka-broker tail: reading %s (%d %s) from the %s; Ctrl-C stops\n",
 		strings.Join(t.topics, ", "), n, partitions, from)
+	return t.print(ctx, consumer, filter)
+}
 
+// print prints the events consumer reads that filter matches, until ctx
+// ends, --max-events are printed, or reading fails for good.
+func (t *tail) print(ctx context.Context, consumer *kafka.Consumer, filter eventFilter) error {
 	printed := 0
+	var refused kafka.Error // a READ refusal not followed by a record yet
+	var refusedAt time.Time
 	for ctx.Err() == nil {
+		// The client retries a refusal for ever, silently; an ACL just
+		// granted may take a moment to reach every broker.
+		if !refusedAt.IsZero() && time.Since(refusedAt) > authGrace {
+			return fmt.Errorf("not authorized to read %s: %w; the principal needs READ on each topic it tails",
+				strings.Join(t.topics, ", "), refused)
+		}
 		switch e := consumer.Poll(100).(type) {
 		case *kafka.Message:
+			refusedAt = time.Time{}
 			if e.TopicPartition.Error != nil {
 				fmt.Fprintf(t.env.Stderr, "kafka-broker tail: %v\n", e.TopicPartition.Error)
 				continue
@@ -157,10 +171,8 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 			if e.IsFatal() {
 				return e
 			}
-			if e.Code() == kafka.ErrTopicAuthorizationFailed {
-				// The client would retry this refusal for ever, silently.
-				return fmt.Errorf("not authorized to read %s: %w; the principal needs READ on each topic it tails",
-					strings.Join(t.topics, ", "), e)
+			if e.Code() == kafka.ErrTopicAuthorizationFailed && refusedAt.IsZero() {
+				refused, refusedAt = e, time.Now()
 			}
 			if t.conn.verbose {
 				fmt.Fprintf(t.env.Stderr, "kafka-broker tail: %v\n", e)
@@ -169,6 +181,9 @@ func (t *tail) run(ctx context.Context, patterns []string) error {
 	}
 	return nil
 }
+
+// authGrace is how long a refusal to read may last before tail gives up.
+const authGrace = 2 * time.Second
 
 // assign assigns every partition of the topics at their start or end offsets,
 // read now, so that every record produced after it returns is printed.

@@ -315,3 +315,38 @@ func TestFatalCommitStopsHandling(t *testing.T) {
 		t.Fatalf("%d commits after the committer failed for good", commits)
 	}
 }
+
+// A handler that outlives DrainTimeout at a periodic checkpoint makes it
+// abort: its partition is rewound and the handler abandoned, with its ctx
+// ended (cause ErrAbandoned) before the abort, so nothing it sends after
+// lands in a later transaction; the record is handled again and the
+// committed output still holds every record once.
+func TestCheckpointAbandonsAHandlerThatOutlivesIt(t *testing.T) {
+	c := newFakeConsumer("t", 0)
+	x := newFakeTxn(t)
+	inner := txnDispatcher(x, nil)
+	var held atomic.Bool
+	cause := make(chan error, 1)
+	d := &fakeDispatcher{handle: func(ctx context.Context, m *kafka.Message) (Acks, bool) {
+		if string(m.Key) == "p0-5" && held.CompareAndSwap(false, true) {
+			select {
+			case <-ctx.Done():
+				cause <- context.Cause(ctx)
+			case <-time.After(10 * time.Second):
+				cause <- nil
+			}
+			return nil, false // what an abandoned handler's dispatch reports
+		}
+		return inner.Handle(ctx, m)
+	}}
+	startFetcher(t, c, d, Settings{PartitionQueue: 16, Committer: x, CommitInterval: 2 * time.Millisecond,
+		DrainTimeout: 100 * time.Millisecond})
+	appendAll(c, 50, 0)
+	if err := <-cause; !errors.Is(err, ErrAbandoned) {
+		t.Fatalf("the held handler's ctx ended with %v, want ErrAbandoned", err)
+	}
+	checkExactlyOnce(t, x, 50, 0)
+	if _, aborts := x.counts(); aborts < 1 {
+		t.Fatal("no abort: the checkpoint waited for the handler instead of giving up on it")
+	}
+}

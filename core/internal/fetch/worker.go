@@ -168,7 +168,9 @@ func (f *Fetcher) handle(ctx context.Context, w *worker, msg *kafka.Message) boo
 	acks, ok := f.d.Handle(ctx, msg)
 	<-f.sem
 	if !ok {
-		f.fail(w) // it may have sent something: with a Committer, abort
+		if !w.abandoned.Load() { // an abandoned worker's partition is aborted already
+			f.fail(w) // it may have sent something: with a Committer, abort
+		}
 		return false
 	}
 	w.inflight = append(w.inflight, pendingOffset{tp: msg.TopicPartition, acks: acks})
