@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -35,20 +34,11 @@ const (
 // (DescribeConfigs) only when a record was refused for size, and cached.
 // Safe for concurrent use; a nil *sizeLimits classifies nothing.
 type sizeLimits struct {
-	describe func(ctx context.Context, topic string) (int, error)
-	now      func() time.Time
-
-	mu    sync.Mutex
-	known map[string]sizeLimit
-}
-
-type sizeLimit struct {
-	bytes   int
-	checked time.Time
+	*describeCache[int]
 }
 
 func newSizeLimits(describe func(context.Context, string) (int, error)) *sizeLimits {
-	return &sizeLimits{describe: describe, now: time.Now, known: map[string]sizeLimit{}}
+	return &sizeLimits{newDescribeCache(describe, func(int) time.Duration { return sizeLimitTTL }, sizeLimitsMax)}
 }
 
 // classify returns err, a delivery error of msg, wrapped with
@@ -59,32 +49,11 @@ func (l *sizeLimits) classify(ctx context.Context, msg *kafka.Message, err error
 	if l == nil || !sizeRefused(err) || msg.TopicPartition.Topic == nil {
 		return err
 	}
-	limit, lerr := l.limit(ctx, *msg.TopicPartition.Topic)
+	limit, lerr := l.get(ctx, *msg.TopicPartition.Topic)
 	if lerr != nil || recordBound(msg) > limit {
 		return err
 	}
 	return fmt.Errorf("%w (%w)", err, errRefusedWithBatch)
-}
-
-func (l *sizeLimits) limit(ctx context.Context, topic string) (int, error) {
-	now := l.now()
-	l.mu.Lock()
-	known, ok := l.known[topic]
-	l.mu.Unlock()
-	if ok && now.Sub(known.checked) < sizeLimitTTL {
-		return known.bytes, nil
-	}
-	n, err := l.describe(ctx, topic)
-	if err != nil {
-		return 0, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.known) >= sizeLimitsMax {
-		clear(l.known)
-	}
-	l.known[topic] = sizeLimit{bytes: n, checked: now}
-	return n, nil
 }
 
 // recordBound is at least the bytes msg takes in a batch of its own, as

@@ -125,12 +125,10 @@ func TestRequestReplyWhileInstancesJoinAndLeave(t *testing.T) {
 	}
 }
 
-// A responder in the Python package's style ignores headers and produces
-// the reply to the requester's Location: with several requester instances
-// it lands on whichever owns the partition, which forwards it.
-func TestPythonStyleRepliesReachTheRightInstance(t *testing.T) {
-	t.Parallel()
-	respCfg := kafkatest.Config(t, "svc")
+// pythonStyleResponder answers as a responder written with the Python
+// package does: it ignores headers and produces the reply to the Location
+// of the request's last audit entry.
+func pythonStyleResponder() *core.EventRouter {
 	py := core.NewEventRouter("root")
 	py.BindEvent("#", func(ctx context.Context, ev *core.EventObject) error {
 		m, _ := core.FromContext(ctx)
@@ -138,6 +136,16 @@ func TestPythonStyleRepliesReachTheRightInstance(t *testing.T) {
 		reply.Event = "respond"
 		return m.Produce(ctx, ev.AuditLog[len(ev.AuditLog)-1].Location, reply)
 	})
+	return py
+}
+
+// A responder in the Python package's style ignores headers and produces
+// the reply to the requester's Location: with several requester instances
+// it lands on whichever owns the partition, which forwards it.
+func TestPythonStyleRepliesReachTheRightInstance(t *testing.T) {
+	t.Parallel()
+	respCfg := kafkatest.Config(t, "svc")
+	py := pythonStyleResponder()
 	startGroup(t, respCfg, 1, py)
 
 	reqCfg := kafkatest.Config(t, "svc")
@@ -171,13 +179,7 @@ func TestInstanceReplyTopics(t *testing.T) {
 	goResp := kafkatest.Config(t, "svc")
 	startGroup(t, goResp, 1, echoRouter())
 	pyResp := kafkatest.Config(t, "svc")
-	py := core.NewEventRouter("root")
-	py.BindEvent("#", func(ctx context.Context, ev *core.EventObject) error {
-		m, _ := core.FromContext(ctx)
-		reply := ev.Clone()
-		reply.Event = "respond"
-		return m.Produce(ctx, ev.AuditLog[len(ev.AuditLog)-1].Location, reply)
-	})
+	py := pythonStyleResponder()
 	startGroup(t, pyResp, 1, py)
 
 	reqCfg := kafkatest.Config(t, "svc")

@@ -133,7 +133,7 @@ func FuzzReplyPolicy(f *testing.F) {
 		case len(req.AuditLog)+1 > p.maxHops:
 			t.Fatalf("%d hops allowed", len(req.AuditLog)+1)
 		}
-		info, _ := p.topics.lookup(context.Background(), got.topic)
+		info, _ := p.topics.get(context.Background(), got.topic)
 		if !info.exists {
 			t.Fatalf("topic %q that does not exist allowed", got.topic)
 		}

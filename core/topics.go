@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
@@ -21,7 +20,6 @@ var ErrUnknownTopic = errors.New("kafka-broker: topic does not exist")
 type topicInfo struct {
 	exists     bool
 	partitions int
-	checked    time.Time
 }
 
 // How long the directory trusts what it learned: a topic that exists rarely
@@ -37,15 +35,11 @@ const (
 // (DescribeTopics; a plain metadata request for one topic would create it on
 // brokers that allow auto-creation), cached. Safe for concurrent use.
 type topicDirectory struct {
-	describe func(ctx context.Context, topic string) (topicInfo, error)
-	now      func() time.Time
-
-	mu    sync.Mutex
-	known map[string]topicInfo
+	*describeCache[topicInfo]
 }
 
 func newTopicDirectory(describe func(context.Context, string) (topicInfo, error)) *topicDirectory {
-	return &topicDirectory{describe: describe, now: time.Now, known: make(map[string]topicInfo)}
+	return &topicDirectory{newDescribeCache(describe, ttlOf, topicCacheMax)}
 }
 
 // describeWith describes one topic through admin, bounded by ctx and at most 10s.
@@ -71,37 +65,6 @@ func describeWith(admin *kafka.AdminClient) func(context.Context, string) (topic
 	}
 }
 
-// lookup returns what is known of topic, asking the brokers when the cache
-// has nothing fresh. An error means the brokers could not say.
-func (d *topicDirectory) lookup(ctx context.Context, topic string) (topicInfo, error) {
-	now := d.now()
-	d.mu.Lock()
-	info, ok := d.known[topic]
-	d.mu.Unlock()
-	if ok && now.Sub(info.checked) < ttlOf(info) {
-		return info, nil
-	}
-	info, err := d.describe(ctx, topic)
-	if err != nil {
-		return topicInfo{}, err
-	}
-	info.checked = now
-	d.mu.Lock()
-	if len(d.known) >= topicCacheMax {
-		for k, v := range d.known {
-			if now.Sub(v.checked) >= ttlOf(v) {
-				delete(d.known, k)
-			}
-		}
-		if len(d.known) >= topicCacheMax {
-			clear(d.known) // names made up by a flood of records: start afresh
-		}
-	}
-	d.known[topic] = info
-	d.mu.Unlock()
-	return info, nil
-}
-
 func ttlOf(info topicInfo) time.Duration {
 	if info.exists {
 		return topicKnownTTL
@@ -112,7 +75,7 @@ func ttlOf(info topicInfo) time.Duration {
 // require returns nil when topic exists, an error wrapping ErrUnknownTopic
 // when it does not, and the brokers' error when they could not say.
 func (d *topicDirectory) require(ctx context.Context, topic string) (topicInfo, error) {
-	info, err := d.lookup(ctx, topic)
+	info, err := d.get(ctx, topic)
 	if err != nil {
 		return info, fmt.Errorf("look up topic %s: %w", topic, err)
 	}
