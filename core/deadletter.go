@@ -66,8 +66,8 @@ const (
 // dead-letter topic.
 type deadLetters struct {
 	topic    string
-	disabled bool // Config.DisableDeadLetter: drop after logging
-	send     *sender
+	disabled bool           // Config.DisableDeadLetter: drop after logging
+	sender   func() *sender // the producer's, or the transaction's
 	stats    *counters
 	rlog     *rateLogger
 	// failed, when set (exactly-once: send is the transactional producer's),
@@ -117,7 +117,7 @@ func (d *deadLetters) writeCut(ctx context.Context, msg *kafka.Message, cause er
 	for {
 		dlq := deadLetterRecord(d.topic, msg, dlt, errCut, budget)
 		if d.failed != nil {
-			if err := d.send.send(ctx, dlq); err != nil {
+			if err := d.sender().send(ctx, dlq); err != nil {
 				if ctx.Err() != nil {
 					return false // not the dead letter's fault: the record is handled again
 				}
@@ -127,7 +127,7 @@ func (d *deadLetters) writeCut(ctx context.Context, msg *kafka.Message, cause er
 			d.stats.deadLettered.Add(1)
 			return true
 		}
-		err := d.send.sendUntilDone(ctx, dlq)
+		err := d.sender().sendUntilDone(ctx, dlq)
 		switch {
 		case err == nil:
 			d.stats.deadLettered.Add(1)

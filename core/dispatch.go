@@ -162,7 +162,7 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 // producer, or into the transaction.
 func (d *dispatcher) newScope(base context.Context, msg *kafka.Message) *sendScope {
 	if d.txn != nil {
-		return newSendScope(d.send, d.txn.send, func(err error) error { return d.txn.sendFailed(msg, err) })
+		return newSendScope(d.send, d.txn.sender(), func(err error) error { return d.txn.sendFailed(msg, err) })
 	}
 	return newSendScope(d.send, d.send, func(err error) error { return d.sendFailed(base, msg, err) })
 }

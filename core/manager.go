@@ -190,7 +190,7 @@ func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 	m.topics = newTopicDirectory(m.admin.describeTopic)
 	m.send.limits = newSizeLimits(m.admin.maxMessageBytes)
 	if m.txn != nil {
-		m.txn.send.limits = m.send.limits
+		m.txn.setLimits(m.send.limits)
 	}
 	m.policy = newReplyPolicy(cfg, m.topics)
 	m.replies = &replies{
@@ -206,11 +206,11 @@ func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 		late:     m.opts.lateReply,
 		stop:     m.handlerCtx,
 	}
-	dead := &deadLetters{topic: cfg.DeadLetterTopic, disabled: cfg.DisableDeadLetter, send: m.send,
+	dead := &deadLetters{topic: cfg.DeadLetterTopic, disabled: cfg.DisableDeadLetter, sender: m.producer,
 		stats: &m.stats, rlog: m.rlog}
 	stopping := m.shuttingDown
 	if m.txn != nil { // dead letters into the transaction; handlers stop early when it is doomed
-		dead.send, dead.failed = m.txn.send, m.txn.deadLetterFailed
+		dead.sender, dead.failed = m.txn.sender, m.txn.deadLetterFailed
 		stopping = func() bool { return m.shuttingDown() || m.txn.doomed.Load() }
 	}
 	m.dispatch = &dispatcher{
@@ -229,6 +229,9 @@ func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 		txn:      m.txn,
 	}
 }
+
+// producer is the sender of the Manager's own producer.
+func (m *Manager) producer() *sender { return m.send }
 
 // clientConf is what every librdkafka client of a Manager shares: the
 // brokers, the log channel, and the user's properties, which win over the

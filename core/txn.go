@@ -32,18 +32,34 @@ const blamedMax = 1024
 
 // transactor is the fetcher's Committer in exactly-once mode.
 type transactor struct {
-	p       *kafka.Producer
-	send    *sender // sends through p, for the scopes and the dead letters
-	id      string
-	brokers string
-	log     *slog.Logger
+	// p is the transactional producer (the checkpoints' alone); cur sends
+	// through it, for the handlers' scopes and the dead letters. Both are
+	// replaced when the brokers fenced p for a transaction's age
+	// (txnproducer.go).
+	p           *kafka.Producer
+	cur         atomic.Pointer[sender]
+	newProducer func() (*kafka.Producer, *sender, error)
+	limits      *sizeLimits
+	id          string
+	brokers     string
+	timeout     time.Duration // transaction.timeout.ms
+	log         *slog.Logger
 	// metadata is the group consumer's, set before the fetcher starts.
 	metadata func() (*kafka.ConsumerGroupMetadata, error)
 
 	// Only the fetcher's checkpoints (one at a time) touch open and
 	// aborting; doomed is read by the handlers.
-	open     bool // a transaction is begun
-	aborting bool // an abort did not finish: it is called again
+	open     bool      // a transaction is begun
+	begun    time.Time // when it was
+	aborting bool      // an abort did not finish: it is called again
+	// renew: the brokers aborted the open transaction for its age and
+	// fenced p: the next Abort replaces p; initing: a new p's
+	// InitTransactions did not finish: it is called again.
+	renew, initing bool
+	// committing: a commit did not finish in time; it goes on in the
+	// background and only resuming it (librdkafka allows no other
+	// transactional call meanwhile) tells whether it committed.
+	committing bool
 	// doomed: a send failed in the open transaction, or none is open: the
 	// next checkpoint aborts, and handlers fail fast meanwhile.
 	doomed atomic.Bool
@@ -104,87 +120,52 @@ func (c Config) validateTransactional() error {
 	return nil
 }
 
-// newTransactor creates the transactional producer; start initialises it.
-func newTransactor(m *Manager, maxMsg int) (*transactor, error) {
-	cfg := m.cfg
-	p, err := kafka.NewProducer(m.clients.with(kafka.ConfigMap{
-		"transactional.id":           cfg.TransactionalID,
-		"transaction.timeout.ms":     int(cfg.TransactionTimeout / time.Millisecond),
-		"message.max.bytes":          maxMsg,
-		"enable.idempotence":         true,
-		"acks":                       "all",
-		"linger.ms":                  5, // replies wait for the commit anyway; batch them
-		"go.delivery.report.fields":  "none",
-		"go.events.channel.size":     10_000,
-		"go.produce.channel.size":    0,
-		"allow.auto.create.topics":   false,
-		"queue.buffering.max.kbytes": 65536,
-	}))
-	if err != nil {
-		return nil, errorf("kafka-broker: create transactional producer: %w", err)
-	}
-	t := &transactor{p: p, id: cfg.TransactionalID, brokers: cfg.BootstrapServers, log: m.log, blamed: map[string]blame{}, strikes: map[string]int{}}
-	t.send = newSender(m.closingCtx, p, cfg.BootstrapServers, m.log, &m.tel, &m.stats, nil)
-	t.send.final = true // a failed send fails the transaction: no retry in it
-	return t, nil
-}
-
-// start fences earlier producers with the same transactional ID (aborting
-// what a crashed predecessor left open) and begins the first transaction.
-func (t *transactor) start(ctx context.Context) error {
-	if err := t.p.InitTransactions(ctx); err != nil {
-		var ke kafka.Error
-		if errors.As(err, &ke) && ke.Code() == kafka.ErrTransactionalIDAuthorizationFailed {
-			return errorf("kafka-broker: not authorized to use transactional ID %s (brokers %s): %w; the principal needs WRITE on transactional-id %s",
-				t.id, t.brokers, err, t.id)
-		}
-		return errorf("kafka-broker: start transactions (transactional.id %s, brokers %s): %w", t.id, t.brokers, err)
-	}
-	if err := t.begin(); err != nil {
-		return errorf("kafka-broker: begin transaction (transactional.id %s): %w", t.id, err)
-	}
-	return nil
-}
-
 func (t *transactor) begin() error {
 	if err := t.p.BeginTransaction(); err != nil {
 		t.doomed.Store(true)
 		return t.classify(err)
 	}
-	t.open = true
+	t.open, t.begun = true, time.Now()
 	t.doomed.Store(false)
 	return nil
 }
 
-// Commit commits the open transaction with the offsets.
+// Commit commits the open transaction with the offsets. When the brokers
+// do not confirm the commit within ctx, it goes on in the background: Commit
+// returns fetch.ErrInDoubt, and the next call (with the same offsets)
+// resumes it. Aborting instead would be refused by librdkafka, and the
+// records handled again could follow a commit that went through.
 func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition) error {
-	t.send.barrier() // an abandoned handler's last send is in this transaction or refused
+	t.sender().barrier() // an abandoned handler's last send is in this transaction or refused
 	if !t.open {
 		return errorf("kafka-broker: no transaction open (transactional.id %s)", t.id)
 	}
-	if t.doomed.Load() {
-		return errorf("kafka-broker: a send failed in the transaction (transactional.id %s)", t.id)
+	if !t.committing {
+		if t.doomed.Load() {
+			return errorf("kafka-broker: a send failed in the transaction (transactional.id %s)", t.id)
+		}
+		if len(offsets) > 0 {
+			md, err := t.metadata()
+			if err != nil {
+				return errorf("kafka-broker: consumer group metadata: %w", err)
+			}
+			// Retried with the same offsets; not resumable: once ctx ends,
+			// the transaction is aborted.
+			if err := untilDecided(ctx, func() error { return t.p.SendOffsetsToTransaction(ctx, offsets, md) }); err != nil {
+				return t.classify(err)
+			}
+		}
 	}
-	if len(offsets) > 0 {
-		md, err := t.metadata()
-		if err != nil {
-			return errorf("kafka-broker: consumer group metadata: %w", err)
+	t.committing = true
+	if err := untilDecided(ctx, func() error { return t.p.CommitTransaction(ctx) }); err != nil {
+		if retriable(err) {
+			return errorf("kafka-broker: commit not confirmed in time (transactional.id %s, brokers %s): %w: %w",
+				t.id, t.brokers, fetch.ErrInDoubt, err)
 		}
-		if err := t.p.SendOffsetsToTransaction(ctx, offsets, md); err != nil {
-			return t.classify(err)
-		}
+		t.committing = false
+		return t.classify(err)
 	}
-	for {
-		err := t.p.CommitTransaction(ctx)
-		var ke kafka.Error
-		if err != nil && errors.As(err, &ke) && ke.IsRetriable() && ctx.Err() == nil {
-			continue
-		}
-		if err != nil {
-			return t.classify(err)
-		}
-		break
-	}
+	t.committing = false
 	t.open = false
 	t.forgetTaken()
 	if err := t.begin(); err != nil {
@@ -198,7 +179,13 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 // queued is delivered or failed first: a purge of records in flight could
 // leave the next transaction with a gap in its sequence numbers.
 func (t *transactor) Abort(ctx context.Context) error {
-	t.send.barrier() // an abandoned handler's last send is in this transaction or refused
+	t.sender().barrier() // an abandoned handler's last send is in this transaction or refused
+	if t.committing {
+		return errorf("kafka-broker: a commit is in doubt (transactional.id %s): it must be resumed, not aborted", t.id)
+	}
+	if t.renew || t.initing {
+		return t.renewProducer(ctx)
+	}
 	if t.open || t.aborting {
 		for t.p.Len() > 0 && ctx.Err() == nil {
 			t.p.Flush(100)
@@ -212,10 +199,35 @@ func (t *transactor) Abort(ctx context.Context) error {
 	return t.begin()
 }
 
+// untilDecided calls a transactional API until it returns anything but a
+// retriable error, or ctx ends.
+func untilDecided(ctx context.Context, call func() error) error {
+	for {
+		err := call()
+		if err == nil || !retriable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func retriable(err error) bool {
+	var ke kafka.Error
+	return errors.As(err, &ke) && ke.IsRetriable()
+}
+
 // classify wraps a fatal error (the producer was fenced: another instance
-// uses the transactional ID) with fetch.ErrFatal.
+// uses the transactional ID) with fetch.ErrFatal. But when the open
+// transaction is older than the transaction timeout, the brokers aborted
+// it themselves (the broker, or the way to it, stalled that long) and
+// fenced the producer: that is no other instance's doing, and the next
+// Abort replaces the producer.
 func (t *transactor) classify(err error) error {
 	var ke kafka.Error
+	if errors.As(err, &ke) && ke.IsFatal() && t.open && time.Since(t.begun) >= t.timeout {
+		t.renew = true
+		return errorf("kafka-broker: transaction of transactional.id %s open for %s, longer than its timeout (%s): the brokers aborted it and fenced its producer; a new producer takes over: %w",
+			t.id, time.Since(t.begun).Round(time.Millisecond), t.timeout, err)
+	}
 	if errors.As(err, &ke) && ke.IsFatal() {
 		err = errorf("kafka-broker: transactional.id %s can commit no more (another instance with the same ID fenced this one?): %w: %w",
 			t.id, fetch.ErrFatal, err)
@@ -319,17 +331,4 @@ func recordKey(msg *kafka.Message) string {
 func purged(err error) bool {
 	var ke kafka.Error
 	return errors.As(err, &ke) && (ke.Code() == kafka.ErrPurgeQueue || ke.Code() == kafka.ErrPurgeInflight)
-}
-
-// close aborts a transaction left open (the fetcher committed or aborted
-// the last one; only an abandoned handler may have sent since) and closes
-// the producer.
-func (t *transactor) close(ctx context.Context) {
-	if t.open && t.fatal.Load() == nil {
-		if err := t.p.AbortTransaction(ctx); err != nil {
-			t.log.Debug("kafka-broker: abort transaction at close", "transactional_id", t.id, "error", err)
-		}
-	}
-	_ = t.send.close(ctx)
-	t.send.destroy()
 }

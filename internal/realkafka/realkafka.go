@@ -66,6 +66,13 @@ func (b *Broker) Stop(ctx context.Context) error { return b.run(ctx, "stop") }
 // Kill ends the broker with SIGKILL at once, as a crash would; its data stays.
 func (b *Broker) Kill(ctx context.Context) error { return b.run(ctx, "kill") }
 
+// Pause freezes the broker (SIGSTOP): its connections stay open and
+// nothing answers, as in a long garbage-collection pause; Resume ends it.
+func (b *Broker) Pause(ctx context.Context) error { return b.run(ctx, "pause") }
+
+// Resume lets a paused broker go on (SIGCONT).
+func (b *Broker) Resume(ctx context.Context) error { return b.run(ctx, "resume") }
+
 // Start starts the broker on its existing data and waits until it is ready.
 // Starting a running broker is not an error.
 func (b *Broker) Start(ctx context.Context) error { return b.run(ctx, "start") }

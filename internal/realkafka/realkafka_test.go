@@ -52,7 +52,7 @@ func TestCommandsRunSubcommands(t *testing.T) {
 		t.Fatal("FromEnv() = false with KAFKA_SCRIPT set")
 	}
 	ctx := t.Context()
-	for _, f := range []func(context.Context) error{b.Stop, b.Kill, b.Start, b.Restart} {
+	for _, f := range []func(context.Context) error{b.Stop, b.Kill, b.Start, b.Restart, b.Pause, b.Resume} {
 		if err := f(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -61,7 +61,7 @@ func TestCommandsRunSubcommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "stop\nkill\nstart\nrestart\n"; string(got) != want {
+	if want := "stop\nkill\nstart\nrestart\npause\nresume\n"; string(got) != want {
 		t.Fatalf("subcommands run = %q, want %q", got, want)
 	}
 }

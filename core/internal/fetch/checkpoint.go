@@ -25,7 +25,11 @@ import (
 // again: every partition that handled a record is rewound to its last
 // committed offset (its worker and queued records dropped, the consumer
 // seeked, a new worker started), and the gate stays shut until Abort
-// succeeds. Checkpoints run on the poll goroutine (and in the rebalance
+// succeeds. When Commit cannot tell whether it committed (ErrInDoubt: the
+// brokers did not answer in time, and the commit goes on without us), the
+// gate stays shut and Commit is called again with the same offsets, with
+// backoff, until it tells: aborting then could leave a commit that went
+// through and records handled again after it, twice in the output. Checkpoints run on the poll goroutine (and in the rebalance
 // callback, and in Stop), so they own the partitions' flow control.
 
 // gate admits records to the dispatcher between checkpoints and counts the
@@ -104,8 +108,11 @@ type checkpoints struct {
 	// recovering: an abort is owed (the gate stays shut until it succeeds),
 	// retried at retryAt.
 	recovering bool
-	retryAt    time.Time
-	delay      time.Duration
+	// doubt: the offsets of a commit whose outcome is not known yet
+	// (ErrInDoubt), resumed at retryAt; the gate stays shut meanwhile.
+	doubt   []kafka.TopicPartition
+	retryAt time.Time
+	delay   time.Duration
 	// dead: the committer failed for good; nothing is handled any more.
 	dead bool
 }
@@ -121,7 +128,7 @@ func newCheckpoints(s Settings) *checkpoints {
 
 // untilDue is how long the poll loop may wait before the next checkpoint.
 func (cp *checkpoints) untilDue() time.Duration {
-	if cp.recovering {
+	if cp.retrying() {
 		return max(time.Until(cp.retryAt), time.Millisecond)
 	}
 	return max(cp.interval-time.Since(cp.last), time.Millisecond)
@@ -132,7 +139,7 @@ func (cp *checkpoints) due(dirty func() bool) bool {
 	if cp.dead {
 		return false
 	}
-	if cp.recovering {
+	if cp.retrying() {
 		return !time.Now().Before(cp.retryAt)
 	}
 	select {
@@ -148,6 +155,16 @@ func (cp *checkpoints) due(dirty func() bool) bool {
 		return false
 	}
 	return true
+}
+
+// retrying reports whether an abort is owed or a commit is in doubt: the
+// gate stays shut, and the next checkpoint (at retryAt) tries again.
+func (cp *checkpoints) retrying() bool { return cp.recovering || cp.doubt != nil }
+
+// backoff schedules the next try of an abort or of a commit in doubt.
+func (cp *checkpoints) backoff() {
+	cp.delay = min(max(2*cp.delay, 100*time.Millisecond), 5*time.Second)
+	cp.retryAt = time.Now().Add(cp.delay)
 }
 
 // noteStart remembers where partition id starts in this assignment, the
@@ -268,6 +285,10 @@ func (f *Fetcher) checkpoint(ctx context.Context, failed bool) {
 		f.recover(ctx)
 		return
 	}
+	if cp.doubt != nil { // nothing was handled since: the gate is shut
+		f.commitTxn(ctx, cp.doubt)
+		return
+	}
 	if !failed && !f.dirty() {
 		cp.last = time.Now()
 		return
@@ -291,30 +312,56 @@ func (f *Fetcher) checkpoint(ctx context.Context, failed bool) {
 	offsets := f.takeStored()
 	cp.handled.Store(0)
 	cp.last = time.Now()
-	var err error
 	if !failed {
-		if err = cp.c.Commit(ctx, offsets); err == nil {
-			for _, tp := range offsets {
+		f.commitTxn(ctx, offsets)
+		return
+	}
+	f.log.Warn("kafka-broker: a record failed; aborting, the records handled since the last commit are handled again",
+		"topic", f.set.Topic)
+	f.abort(ctx)
+}
+
+// commitTxn commits offsets through the Committer, or resumes their commit
+// when it was in doubt; the gate opens when it committed. A failed commit
+// aborts; one in doubt is tried again later.
+func (f *Fetcher) commitTxn(ctx context.Context, offsets []kafka.TopicPartition) {
+	cp := f.cp
+	err := cp.c.Commit(ctx, offsets)
+	switch {
+	case err == nil:
+		cp.doubt, cp.delay = nil, 0
+		cp.last = time.Now()
+		for _, tp := range offsets {
+			if _, ok := f.parts[tp.Partition]; ok { // not revoked while in doubt
 				cp.committed[tp.Partition] = tp.Offset
 			}
-			for _, p := range f.parts {
-				p.w.dirty.Store(false)
-			}
-			cp.gate.open()
-			return
 		}
-		if errors.Is(err, ErrFatal) {
-			f.die(err)
-			return
+		for _, p := range f.parts {
+			p.w.dirty.Store(false)
 		}
+		cp.gate.open()
+	case errors.Is(err, ErrFatal):
+		f.die(err)
+	case errors.Is(err, ErrInDoubt):
+		if cp.doubt == nil {
+			cp.doubt, cp.delay = offsets, 0
+		}
+		cp.backoff()
+		f.log.Warn("kafka-broker: commit not confirmed in time; resuming it, nothing is handled meanwhile",
+			"topic", f.set.Topic, "retry_in", cp.delay, "error", err)
+	default:
+		cp.doubt = nil
 		f.log.Warn("kafka-broker: commit failed; the records handled since the last commit are handled again",
 			"topic", f.set.Topic, "error", err)
-	} else {
-		f.log.Warn("kafka-broker: a record failed; aborting, the records handled since the last commit are handled again",
-			"topic", f.set.Topic)
+		f.abort(ctx)
 	}
+}
+
+// abort rewinds every partition that handled a record since the last
+// commit and aborts what they did.
+func (f *Fetcher) abort(ctx context.Context) {
 	f.rewindDirty(ctx)
-	cp.recovering, cp.retryAt, cp.delay = true, time.Time{}, 0
+	f.cp.recovering, f.cp.retryAt, f.cp.delay = true, time.Time{}, 0
 	f.recover(ctx)
 }
 
@@ -333,8 +380,7 @@ func (f *Fetcher) recover(ctx context.Context) {
 		f.die(err)
 		return
 	}
-	cp.delay = min(max(2*cp.delay, 100*time.Millisecond), 5*time.Second)
-	cp.retryAt = time.Now().Add(cp.delay)
+	cp.backoff()
 	f.log.Warn("kafka-broker: abort failed; retrying, nothing is handled meanwhile", "topic", f.set.Topic,
 		"retry_in", cp.delay, "error", err)
 }

@@ -31,6 +31,18 @@ type fakeTxn struct {
 	aborts     int
 	failCommit func(n int) error // n: the commit's number, from 1
 	failAbort  func(n int) error
+	// inDoubt, when it returns "committed" or "aborted" for a commit,
+	// makes that commit return ErrInDoubt having done so; the call that
+	// resumes it (same offsets, nothing sent since) tells.
+	inDoubt func(n int) string
+	doubt   *doubtfulCommit
+	doubts  int
+}
+
+type doubtfulCommit struct {
+	outcome string
+	offsets []kafka.TopicPartition
+	resumes int
 }
 
 type sentRecord struct {
@@ -56,6 +68,9 @@ func (x *fakeTxn) Commit(_ context.Context, offsets []kafka.TopicPartition) erro
 	if n := x.inflight.Load(); n != 0 {
 		x.t.Errorf("commit %d with %d handlers in flight", x.commits, n)
 	}
+	if d := x.doubt; d != nil {
+		return x.resume(d, offsets)
+	}
 	if x.failCommit != nil {
 		if err := x.failCommit(x.commits); err != nil {
 			return err
@@ -71,6 +86,18 @@ func (x *fakeTxn) Commit(_ context.Context, offsets []kafka.TopicPartition) erro
 		}
 		next[tp.Partition] = tp.Offset
 	}
+	outcome := ""
+	if x.inDoubt != nil {
+		outcome = x.inDoubt(x.commits)
+	}
+	if outcome != "" {
+		x.doubts++
+		x.doubt = &doubtfulCommit{outcome: outcome, offsets: slices.Clone(offsets)}
+		if outcome == "aborted" {
+			x.pending = nil
+			return fmt.Errorf("commit timed out: %w", ErrInDoubt)
+		}
+	}
 	for _, s := range x.pending {
 		if s.offset >= next[s.partition] {
 			x.t.Errorf("commit %d covers a send of record %d/%d without its offset (partition committed at %d)",
@@ -79,6 +106,31 @@ func (x *fakeTxn) Commit(_ context.Context, offsets []kafka.TopicPartition) erro
 		x.output[s.partition] = append(x.output[s.partition], s.key)
 	}
 	x.pending, x.offsets = nil, next
+	if outcome != "" {
+		return fmt.Errorf("commit timed out: %w", ErrInDoubt)
+	}
+	return nil
+}
+
+// resume is a Commit while d is in doubt: it must carry d's offsets, and
+// nothing may have been sent since; the first resume stays in doubt, the
+// second tells d's outcome.
+func (x *fakeTxn) resume(d *doubtfulCommit, offsets []kafka.TopicPartition) error {
+	if !slices.EqualFunc(d.offsets, offsets, func(a, b kafka.TopicPartition) bool {
+		return a.Partition == b.Partition && a.Offset == b.Offset
+	}) {
+		x.t.Errorf("commit %d resumes a commit in doubt with offsets %v, want %v", x.commits, offsets, d.offsets)
+	}
+	if len(x.pending) != 0 {
+		x.t.Errorf("commit %d: %d records sent while a commit was in doubt", x.commits, len(x.pending))
+	}
+	if d.resumes++; d.resumes == 1 {
+		return fmt.Errorf("commit still in progress: %w", ErrInDoubt)
+	}
+	x.doubt = nil
+	if d.outcome == "aborted" {
+		return errors.New("the transaction was aborted")
+	}
 	return nil
 }
 
@@ -86,6 +138,9 @@ func (x *fakeTxn) Abort(context.Context) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.aborts++
+	if x.doubt != nil {
+		x.t.Errorf("abort %d while a commit is in doubt", x.aborts)
+	}
 	if n := x.inflight.Load(); n != 0 {
 		x.t.Errorf("abort %d with %d handlers in flight", x.aborts, n)
 	}
@@ -225,6 +280,37 @@ func TestAbortHandlesAgainFromLastCommit(t *testing.T) {
 	}
 	if !slices.ContainsFunc(c.callsSeen(), func(s string) bool { return strings.HasPrefix(s, "seek ") }) {
 		t.Fatalf("calls %v: aborted but never seeked back", c.callsSeen())
+	}
+}
+
+// A commit whose outcome is not known (ErrInDoubt) is resumed, not aborted,
+// and nothing is handled until it tells: when it went through, the records
+// it covers are not handled again; when it was aborted, they are. Either
+// way the committed output holds each record once, in order.
+func TestCommitInDoubtIsResumedNotAborted(t *testing.T) {
+	for _, outcome := range []string{"committed", "aborted"} {
+		t.Run(outcome, func(t *testing.T) {
+			c := newFakeConsumer("t", 0, 1)
+			x := newFakeTxn(t)
+			x.inDoubt = func(n int) string {
+				if n == 2 || n == 9 {
+					return outcome
+				}
+				return ""
+			}
+			startFetcher(t, c, txnDispatcher(x, nil), Settings{PartitionQueue: 16, Committer: x, CommitInterval: 2 * time.Millisecond})
+			appendAll(c, 300, 0, 1)
+			checkExactlyOnce(t, x, 300, 0, 1)
+			x.mu.Lock()
+			doubts, aborts := x.doubts, x.aborts
+			x.mu.Unlock()
+			if doubts != 2 {
+				t.Fatalf("%d commits in doubt, want 2", doubts)
+			}
+			if want := map[string]int{"committed": 0, "aborted": 2}[outcome]; aborts != want {
+				t.Fatalf("%d aborts, want %d", aborts, want)
+			}
+		})
 	}
 }
 

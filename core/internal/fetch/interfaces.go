@@ -67,10 +67,16 @@ type Dispatcher interface {
 // sends are acknowledged, and the offsets after the contiguous prefix of
 // finished records go to Commit. When Commit fails, or a record's handling
 // or sends failed, the fetcher calls Abort and handles every record since
-// the last commit again, from the offsets last committed.
+// the last commit again, from the offsets last committed. When Commit
+// cannot tell whether it committed (ErrInDoubt), the fetcher neither aborts
+// nor handles anything: it calls Commit again, with the same offsets, until
+// the outcome is known.
 type Committer interface {
 	// Commit commits offsets (the next record to read of each partition
 	// that moved) together with everything handled since the last commit.
+	// An error wrapping ErrInDoubt says the outcome is not known yet (the
+	// commit goes on in the background): the next call, with the same
+	// offsets, resumes it and tells.
 	Commit(ctx context.Context, offsets []kafka.TopicPartition) error
 	// Abort discards everything handled since the last commit. It returns
 	// nil once records may be handled again; until then the fetcher calls
@@ -82,6 +88,11 @@ type Committer interface {
 // any more (another instance took its place): the fetcher stops handling
 // records, leaving them uncommitted for the partitions' next owner.
 var ErrFatal = errors.New("the committer cannot go on")
+
+// ErrInDoubt is wrapped by a Commit error that says the commit's outcome is
+// not known yet: it may still commit, so it must be resumed, not aborted
+// (and the records it covers not handled again) until it tells.
+var ErrInDoubt = errors.New("the commit's outcome is not known yet")
 
 // ErrAbandoned is the cause of a handler's ctx when the fetcher gave up
 // waiting for it (DrainTimeout at a revocation or an abort, or Stop's ctx):

@@ -1,0 +1,222 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+
+	"github.com/kafka-broker/kafka-broker-go/core/internal/fetch"
+	"github.com/kafka-broker/kafka-broker-go/internal/realkafka"
+)
+
+// A commit the brokers do not confirm in time (the broker frozen while it
+// runs) is in doubt: Commit says so (fetch.ErrInDoubt) instead of failing,
+// Abort is refused while it is (librdkafka allows no other transactional
+// call until the commit is resumed, and the commit may still go through),
+// and the next Commit, once the broker answers, resumes it: the record is
+// committed once. Real Kafka only: freezing needs the broker's process.
+func TestCommitInDoubtIsResumed(t *testing.T) {
+	b, ok := realkafka.FromEnv()
+	brokers := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
+	if !ok || brokers == "" {
+		t.Skip("needs the real broker of make test-kafka (KAFKA_SCRIPT)")
+	}
+	name := fmt.Sprintf("txn-doubt-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	createTopic(ctx, t, brokers, name)
+
+	m, err := NewManager(Config{BootstrapServers: brokers, Location: name, GroupID: name, Transactional: true,
+		TransactionalID: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Close(context.Background()) }()
+	x := m.txn
+	if err := x.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	topic := name
+	if err := x.sender().send(ctx, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0},
+		Value: []byte("once")}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := b.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			_ = b.Resume(context.Background())
+		}
+	}()
+	short, cancelShort := context.WithTimeout(ctx, time.Second)
+	err = x.Commit(short, nil)
+	cancelShort()
+	if !errors.Is(err, fetch.ErrInDoubt) {
+		t.Fatalf("Commit with the broker frozen: %v; want an error wrapping fetch.ErrInDoubt", err)
+	}
+	if err := x.Abort(ctx); err == nil {
+		t.Fatal("Abort succeeded while a commit was in doubt")
+	}
+	if err := b.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	if err := x.Commit(ctx, nil); err != nil {
+		t.Fatalf("resumed Commit: %v", err)
+	}
+	// A second transaction, committed after it, marks the end.
+	if err := x.sender().send(ctx, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0},
+		Value: []byte("end")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Commit(ctx, nil); err != nil {
+		t.Fatalf("next Commit: %v", err)
+	}
+	if got := readCommitted(ctx, t, brokers, name); len(got) != 2 || got[0] != "once" {
+		t.Fatalf("read_committed sees %q, want the record once, then the end", got)
+	}
+}
+
+// A transaction left open longer than its timeout (the broker or the way
+// to it stalled) is aborted by the brokers, which fence its producer: that
+// is no other instance's doing, so the transactor is not dead (no
+// fetch.ErrFatal); the next Abort replaces the producer, and transactions
+// go on under the same transactional ID. What the expired one held is not
+// seen by read_committed consumers.
+func TestExpiredTransactionRenewsProducer(t *testing.T) {
+	brokers := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
+	if _, ok := realkafka.FromEnv(); !ok || brokers == "" {
+		t.Skip("needs the real broker of make test-kafka (KAFKA_SCRIPT): kfake does not expire transactions")
+	}
+	name := fmt.Sprintf("txn-expired-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	createTopic(ctx, t, brokers, name)
+	m, err := NewManager(Config{BootstrapServers: brokers, Location: name, GroupID: name, Transactional: true,
+		TransactionalID: name, TransactionTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = m.Close(context.Background()) }()
+	x := m.txn
+	if err := x.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send := func(v string) {
+		t.Helper()
+		if err := x.sender().send(ctx, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &name, Partition: 0},
+			Value: []byte(v)}); err != nil {
+			t.Fatalf("send %s: %v", v, err)
+		}
+	}
+	send("expired")
+	waitStable(ctx, t, brokers, name) // the brokers aborted the open transaction
+	err = x.Commit(ctx, nil)
+	if err == nil || errors.Is(err, fetch.ErrFatal) {
+		t.Fatalf("Commit of the expired transaction: %v; want an error, not fetch.ErrFatal", err)
+	}
+	t.Logf("commit of the expired transaction: %v", err)
+	if err := x.Abort(ctx); err != nil {
+		t.Fatalf("Abort (renewing the producer): %v", err)
+	}
+	send("after")
+	if err := x.Commit(ctx, nil); err != nil {
+		t.Fatalf("Commit after the renewal: %v", err)
+	}
+	send("end")
+	if err := x.Commit(ctx, nil); err != nil {
+		t.Fatalf("Commit after the renewal: %v", err)
+	}
+	if got := readCommitted(ctx, t, brokers, name); len(got) != 2 || got[0] != "after" {
+		t.Fatalf("read_committed sees %q, want after, end", got)
+	}
+}
+
+// waitStable waits until nothing is pending on topic's partition 0: its
+// last stable offset (the end a read_committed consumer sees) reached the
+// end of its log, past a first record (a commit or abort marker written).
+func waitStable(ctx context.Context, t *testing.T, brokers, topic string) {
+	t.Helper()
+	end := func(isolation string) int64 {
+		c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": brokers, "group.id": topic + ".watch",
+			"isolation.level": isolation})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = c.Close() }()
+		_, high, err := c.QueryWatermarkOffsets(topic, 0, 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return high
+	}
+	for ctx.Err() == nil {
+		stable, last := end("read_committed"), end("read_uncommitted")
+		if stable == last && last > 1 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond): // polling the brokers: no signal to wait on
+		}
+	}
+	t.Fatalf("%s: a transaction still open: %v", topic, ctx.Err())
+}
+
+func createTopic(ctx context.Context, t *testing.T, brokers, name string) {
+	t.Helper()
+	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": brokers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	res, err := a.CreateTopics(ctx, []kafka.TopicSpecification{{Topic: name, NumPartitions: 1, ReplicationFactor: 1}})
+	if err == nil && res[0].Error.Code() != kafka.ErrNoError {
+		err = res[0].Error
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": brokers})
+		if err == nil {
+			_, _ = a.DeleteTopics(ctx, []string{name})
+			a.Close()
+		}
+	})
+}
+
+// readCommitted returns the values of topic's partition 0 that a
+// read_committed consumer sees, up to and including "end".
+func readCommitted(ctx context.Context, t *testing.T, brokers, topic string) []string {
+	t.Helper()
+	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": brokers, "group.id": topic + ".check",
+		"isolation.level": "read_committed", "auto.offset.reset": "earliest", "enable.auto.commit": false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Close() }()
+	if err := c.Assign([]kafka.TopicPartition{{Topic: &topic, Partition: 0, Offset: kafka.OffsetBeginning}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for ctx.Err() == nil {
+		if m, ok := c.Poll(100).(*kafka.Message); ok && m.TopicPartition.Error == nil {
+			if got = append(got, string(m.Value)); string(m.Value) == "end" {
+				return got
+			}
+		}
+	}
+	t.Fatalf("reading %s: %v (read %q)", topic, ctx.Err(), got)
+	return got
+}
