@@ -261,16 +261,31 @@ func TestCloseEndsARebalanceDrain(t *testing.T) {
 	}
 }
 
-// TestCloseBoundedWithBrokerDown: with the broker SIGKILLed, Close(ctx)
-// returns by its ctx (it used to block 91 s in commits and the consumer's
-// close), a Request still waiting for its produce's ack ends with ErrClosed
-// at once, and a Produce without a deadline ends too.
+// TestCloseBoundedWithBrokerDown: with the broker SIGKILLed, or frozen
+// (SIGSTOP: connections open, nothing answers), Close(ctx) returns by its
+// ctx (it used to block 91 s in commits and the consumer's close), also in
+// exactly-once mode (a commit left in doubt), a Request still waiting for
+// its produce's ack ends with ErrClosed at once, and a Produce without a
+// deadline ends too.
 func TestCloseBoundedWithBrokerDown(t *testing.T) {
 	b, ok := realkafka.FromEnv()
 	if !ok {
 		t.Skip("KAFKA_SCRIPT not set: no real broker to kill")
 	}
+	for _, fault := range []string{"killed", "frozen"} {
+		for _, transactional := range []bool{false, true} {
+			name := fault
+			if transactional {
+				name += "/transactional"
+			}
+			t.Run(name, func(t *testing.T) { closeBoundedWithBroker(t, b, fault, transactional) })
+		}
+	}
+}
+
+func closeBoundedWithBroker(t *testing.T, b *realkafka.Broker, fault string, transactional bool) {
 	cfg := kafkatest.Config(t, "svc")
+	cfg.Transactional = transactional
 	col := newCollector()
 	m, err := core.NewManager(cfg, core.WithLogger(kafkatest.Logger()))
 	if err != nil {
@@ -285,16 +300,20 @@ func TestCloseBoundedWithBrokerDown(t *testing.T) {
 	col.waitAll(t, []string{ev.CorrelationID}, 60*time.Second) // an offset to commit
 
 	ctx := kafkatest.Context(t, 180*time.Second)
-	if err := b.Kill(ctx); err != nil {
-		t.Fatalf("kill broker: %v", err)
+	down, up := b.Kill, b.Start
+	if fault == "frozen" {
+		down, up = b.Pause, b.Resume
+	}
+	if err := down(ctx); err != nil {
+		t.Fatalf("%s broker: %v", fault, err)
 	}
 	t.Cleanup(func() {
 		// Not kafkatest.Context: a cleanup it registered now would run, and
 		// cancel it, as soon as this one returns.
 		ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
 		defer cancel()
-		if err := b.Start(ctx); err != nil {
-			t.Errorf("start broker: %v", err)
+		if err := up(ctx); err != nil {
+			t.Errorf("broker back: %v", err)
 		}
 	})
 	reqErr := make(chan error, 1)
@@ -316,14 +335,14 @@ func TestCloseBoundedWithBrokerDown(t *testing.T) {
 	start := time.Now()
 	err = m.Close(closeCtx)
 	took := time.Since(start)
-	t.Logf("Close with the broker down took %v: %v", took.Round(10*time.Millisecond), err)
+	t.Logf("Close with the broker %s took %v: %v", fault, took.Round(10*time.Millisecond), err)
 	if took > closeWithin+5*time.Second {
-		t.Fatalf("Close(ctx of %v) with the broker down returned after %v", closeWithin, took)
+		t.Fatalf("Close(ctx of %v) with the broker %s returned after %v", closeWithin, fault, took)
 	}
 	if err := receive(t, reqErr, "the Request to end"); !errors.Is(err, core.ErrClosed) {
 		t.Fatalf("Request waiting for its ack: %v, want ErrClosed", err)
 	}
 	if err := receive(t, prodErr, "the Produce to end"); err == nil {
-		t.Fatal("Produce with the broker down succeeded")
+		t.Fatalf("Produce with the broker %s succeeded", fault)
 	}
 }

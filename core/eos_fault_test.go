@@ -139,6 +139,21 @@ func TestExactlyOnceAcrossBrokerRestart(t *testing.T) {
 	})
 }
 
+// TestExactlyOnceAcrossBrokerKill is TestExactlyOnceAcrossBrokerRestart
+// with a crash: the broker is SIGKILLed and started again on its data.
+func TestExactlyOnceAcrossBrokerKill(t *testing.T) {
+	b := realBroker(t)
+	exactlyOnceAcross(t, transactional(t, "eos"), func() {
+		ctx := kafkatest.Context(t, 180*time.Second)
+		if err := b.Kill(ctx); err != nil {
+			t.Fatalf("kill broker: %v", err)
+		}
+		if err := b.Start(ctx); err != nil {
+			t.Fatalf("start broker: %v", err)
+		}
+	})
+}
+
 // TestExactlyOnceAcrossBrokerPause freezes the broker (SIGSTOP) while
 // requests flow to a transactional responder, as a long GC pause or a
 // stalled VM would: for longer than the responder's DrainTimeout, so that a
@@ -148,22 +163,13 @@ func TestExactlyOnceAcrossBrokerRestart(t *testing.T) {
 // itself and bumps the producer's epoch. Every request is answered and
 // every reply and event is seen once by read_committed consumers.
 func TestExactlyOnceAcrossBrokerPause(t *testing.T) {
-	b := realBroker(t)
+	realBroker(t)
 	for _, pause := range []time.Duration{4 * time.Second, 15 * time.Second} {
 		t.Run(pause.String(), func(t *testing.T) {
 			cfg := transactional(t, "eos")
 			cfg.DrainTimeout = 2 * time.Second
 			cfg.TransactionTimeout = 10 * time.Second
-			exactlyOnceAcross(t, cfg, func() {
-				ctx := kafkatest.Context(t, 30*time.Second)
-				if err := b.Pause(ctx); err != nil {
-					t.Fatalf("pause broker: %v", err)
-				}
-				time.Sleep(pause) // the fault itself: the broker stays frozen this long
-				if err := b.Resume(ctx); err != nil {
-					t.Fatalf("resume broker: %v", err)
-				}
-			})
+			exactlyOnceAcross(t, cfg, func() { pauseBroker(t, pause) })
 		})
 	}
 }

@@ -49,6 +49,57 @@ func TestStreamAcrossBrokerKill(t *testing.T) {
 	t.Logf("all %d acknowledged events handled at least once; %d handled more than once", len(acked), dups)
 }
 
+// pauseBroker freezes the broker (SIGSTOP) for d, then lets it go on.
+func pauseBroker(t *testing.T, d time.Duration) {
+	t.Helper()
+	b := realBroker(t)
+	ctx := kafkatest.Context(t, d+30*time.Second)
+	if err := b.Pause(ctx); err != nil {
+		t.Fatalf("pause broker: %v", err)
+	}
+	time.Sleep(d) // the fault itself: the broker stays frozen this long
+	if err := b.Resume(ctx); err != nil {
+		t.Fatalf("resume broker: %v", err)
+	}
+}
+
+// TestStreamAcrossBrokerPause freezes the broker for 15 s (longer than the
+// consumers' 6 s session timeout) while events are produced and handled:
+// every acknowledged event is handled at least once.
+func TestStreamAcrossBrokerPause(t *testing.T) {
+	realBroker(t)
+	cfg := kafkatest.Config(t, "svc")
+	col := newCollector()
+	m := startRouted(t, cfg, col.router())
+	acked := produceMany(t, m, cfg.Location, 8, 5000, 60*time.Second, func() { pauseBroker(t, 15*time.Second) })
+	dups := col.waitAll(t, acked, 180*time.Second)
+	t.Logf("all %d acknowledged events handled at least once; %d handled more than once", len(acked), dups)
+}
+
+// TestRequestReplyAcrossBrokerPause freezes the broker for 15 s while
+// requests flow to an at-least-once responder: every request (60 s
+// deadline) is answered, and 300 more after.
+func TestRequestReplyAcrossBrokerPause(t *testing.T) {
+	realBroker(t)
+	cfg := kafkatest.Config(t, "svc")
+	startRouted(t, cfg, echoRouter())
+	requester := startManager(t, kafkatest.Config(t, "api"))
+	stop := make(chan struct{})
+	ids, replies, wait := requestLoops(requester, cfg.Location, "echo.call", 16, 60*time.Second, stop)
+	waitFor(t, func() bool { return replies.Load() >= 300 })
+	pauseBroker(t, 15*time.Second)
+	before := replies.Load()
+	deadline := time.Now().Add(120 * time.Second)
+	for replies.Load() < before+300 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(stop)
+	for _, err := range wait() {
+		t.Error(err)
+	}
+	t.Logf("%d requests across a 15 s broker pause, %d answered", len(ids()), replies.Load())
+}
+
 // TestConsumerProcessKilled SIGKILLs a consumer process mid-stream and
 // starts it again: every acknowledged event is handled at least once.
 func TestConsumerProcessKilled(t *testing.T) {

@@ -21,18 +21,12 @@ import (
 // and the next Commit, once the broker answers, resumes it: the record is
 // committed once. Real Kafka only: freezing needs the broker's process.
 func TestCommitInDoubtIsResumed(t *testing.T) {
-	b, ok := realkafka.FromEnv()
-	brokers := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if !ok || brokers == "" {
-		t.Skip("needs the real broker of make test-kafka (KAFKA_SCRIPT)")
-	}
-	name := fmt.Sprintf("txn-doubt-%d", time.Now().UnixNano())
+	b, cfg := realBrokerConfig(t, "txn-doubt", "freezing needs the broker's process")
+	name := cfg.Location
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	createTopic(ctx, t, brokers, name)
-
-	m, err := NewManager(Config{BootstrapServers: brokers, Location: name, GroupID: name, Transactional: true,
-		TransactionalID: name})
+	createTopic(ctx, t, cfg, name)
+	m, err := NewManager(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +74,7 @@ func TestCommitInDoubtIsResumed(t *testing.T) {
 	if err := x.Commit(ctx, nil); err != nil {
 		t.Fatalf("next Commit: %v", err)
 	}
-	if got := readCommitted(ctx, t, brokers, name); len(got) != 2 || got[0] != "once" {
+	if got := readCommitted(ctx, t, cfg, name); len(got) != 2 || got[0] != "once" {
 		t.Fatalf("read_committed sees %q, want the record once, then the end", got)
 	}
 }
@@ -92,16 +86,13 @@ func TestCommitInDoubtIsResumed(t *testing.T) {
 // go on under the same transactional ID. What the expired one held is not
 // seen by read_committed consumers.
 func TestExpiredTransactionRenewsProducer(t *testing.T) {
-	brokers := os.Getenv("KAFKA_BOOTSTRAP_SERVERS")
-	if _, ok := realkafka.FromEnv(); !ok || brokers == "" {
-		t.Skip("needs the real broker of make test-kafka (KAFKA_SCRIPT): kfake does not expire transactions")
-	}
-	name := fmt.Sprintf("txn-expired-%d", time.Now().UnixNano())
+	_, cfg := realBrokerConfig(t, "txn-expired", "kfake does not expire transactions")
+	cfg.TransactionTimeout = 2 * time.Second
+	name := cfg.Location
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	createTopic(ctx, t, brokers, name)
-	m, err := NewManager(Config{BootstrapServers: brokers, Location: name, GroupID: name, Transactional: true,
-		TransactionalID: name, TransactionTimeout: 2 * time.Second})
+	createTopic(ctx, t, cfg, name)
+	m, err := NewManager(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +109,7 @@ func TestExpiredTransactionRenewsProducer(t *testing.T) {
 		}
 	}
 	send("expired")
-	waitStable(ctx, t, brokers, name) // the brokers aborted the open transaction
+	waitStable(ctx, t, cfg, name) // the brokers aborted the open transaction
 	err = x.Commit(ctx, nil)
 	if err == nil || errors.Is(err, fetch.ErrFatal) {
 		t.Fatalf("Commit of the expired transaction: %v; want an error, not fetch.ErrFatal", err)
@@ -135,7 +126,7 @@ func TestExpiredTransactionRenewsProducer(t *testing.T) {
 	if err := x.Commit(ctx, nil); err != nil {
 		t.Fatalf("Commit after the renewal: %v", err)
 	}
-	if got := readCommitted(ctx, t, brokers, name); len(got) != 2 || got[0] != "after" {
+	if got := readCommitted(ctx, t, cfg, name); len(got) != 2 || got[0] != "after" {
 		t.Fatalf("read_committed sees %q, want after, end", got)
 	}
 }
@@ -143,11 +134,11 @@ func TestExpiredTransactionRenewsProducer(t *testing.T) {
 // waitStable waits until nothing is pending on topic's partition 0: its
 // last stable offset (the end a read_committed consumer sees) reached the
 // end of its log, past a first record (a commit or abort marker written).
-func waitStable(ctx context.Context, t *testing.T, brokers, topic string) {
+func waitStable(ctx context.Context, t *testing.T, cfg Config, topic string) {
 	t.Helper()
 	end := func(isolation string) int64 {
-		c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": brokers, "group.id": topic + ".watch",
-			"isolation.level": isolation})
+		c, err := kafka.NewConsumer(testClientConf(cfg, kafka.ConfigMap{"group.id": topic + ".watch",
+			"isolation.level": isolation}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -171,9 +162,40 @@ func waitStable(ctx context.Context, t *testing.T, brokers, topic string) {
 	t.Fatalf("%s: a transaction still open: %v", topic, ctx.Err())
 }
 
-func createTopic(ctx context.Context, t *testing.T, brokers, name string) {
+// realBrokerConfig is the Config of the real broker's environment
+// (KAFKA_BOOTSTRAP_SERVERS and, on a secured one, KAFKA_PROP_*) for a
+// transactional Manager on a topic of its own; it skips the test without
+// the real broker's script.
+func realBrokerConfig(t *testing.T, prefix, why string) (*realkafka.Broker, Config) {
 	t.Helper()
-	a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": brokers})
+	b, ok := realkafka.FromEnv()
+	if !ok || os.Getenv("KAFKA_BOOTSTRAP_SERVERS") == "" {
+		t.Skip("needs the real broker of make test-kafka (KAFKA_SCRIPT): " + why)
+	}
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	cfg.Location, cfg.GroupID, cfg.TransactionalID, cfg.Transactional = name, name, name, true
+	return b, cfg
+}
+
+// testClientConf is cfg's librdkafka settings with extra ones.
+func testClientConf(cfg Config, extra kafka.ConfigMap) *kafka.ConfigMap {
+	m := kafka.ConfigMap{"bootstrap.servers": cfg.BootstrapServers}
+	for k, v := range cfg.Kafka {
+		m[k] = v
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	return &m
+}
+
+func createTopic(ctx context.Context, t *testing.T, cfg Config, name string) {
+	t.Helper()
+	a, err := kafka.NewAdminClient(testClientConf(cfg, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +210,7 @@ func createTopic(ctx context.Context, t *testing.T, brokers, name string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		a, err := kafka.NewAdminClient(&kafka.ConfigMap{"bootstrap.servers": brokers})
+		a, err := kafka.NewAdminClient(testClientConf(cfg, nil))
 		if err == nil {
 			_, _ = a.DeleteTopics(ctx, []string{name})
 			a.Close()
@@ -198,10 +220,10 @@ func createTopic(ctx context.Context, t *testing.T, brokers, name string) {
 
 // readCommitted returns the values of topic's partition 0 that a
 // read_committed consumer sees, up to and including "end".
-func readCommitted(ctx context.Context, t *testing.T, brokers, topic string) []string {
+func readCommitted(ctx context.Context, t *testing.T, cfg Config, topic string) []string {
 	t.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{"bootstrap.servers": brokers, "group.id": topic + ".check",
-		"isolation.level": "read_committed", "auto.offset.reset": "earliest", "enable.auto.commit": false})
+	c, err := kafka.NewConsumer(testClientConf(cfg, kafka.ConfigMap{"group.id": topic + ".check",
+		"isolation.level": "read_committed", "auto.offset.reset": "earliest", "enable.auto.commit": false}))
 	if err != nil {
 		t.Fatal(err)
 	}

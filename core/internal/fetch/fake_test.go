@@ -186,14 +186,29 @@ func (c *fakeConsumer) StoreOffsets(tps []kafka.TopicPartition) error {
 func (c *fakeConsumer) Commit(context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.record("commit")
 	for p, o := range c.stored {
 		c.committed[p] = o
 	}
 	return nil
 }
 
+// Close revokes what is assigned through the rebalance callback, as
+// librdkafka's close does, then closes.
 func (c *fakeConsumer) Close(context.Context) error {
 	c.mu.Lock()
+	c.record("close")
+	var tps []kafka.TopicPartition
+	for _, p := range c.assigned {
+		tps = append(tps, kafka.TopicPartition{Topic: &c.topic, Partition: p})
+	}
+	rebalance := c.rebalance
+	c.mu.Unlock()
+	if rebalance != nil && len(tps) > 0 {
+		_ = rebalance(kafka.RevokedPartitions{Partitions: tps})
+	}
+	c.mu.Lock()
+	c.assigned = nil
 	c.closed = true
 	c.mu.Unlock()
 	return nil

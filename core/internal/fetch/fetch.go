@@ -196,6 +196,12 @@ func (f *Fetcher) rebalance(ev kafka.Event) error {
 		f.log.Debug("kafka-broker: partitions assigned", "topic", f.set.Topic, "partitions", len(e.Partitions))
 		f.once.Do(func() { close(f.assigned) })
 	case kafka.RevokedPartitions:
+		if f.closing {
+			// The consumer's close: Stop stopped every worker and made the
+			// last commit already; a commit from here would wait on a group
+			// that is being left.
+			return nil
+		}
 		ids := make([]int32, 0, len(e.Partitions))
 		for _, tp := range e.Partitions {
 			ids = append(ids, tp.Partition)
