@@ -149,16 +149,17 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 			if err != nil {
 				return errorf("kafka-broker: consumer group metadata: %w", err)
 			}
-			// Retried with the same offsets; not resumable: once ctx ends,
-			// the transaction is aborted.
-			if err := untilDecided(ctx, func() error { return t.p.SendOffsetsToTransaction(ctx, offsets, md) }); err != nil {
+			// One call: librdkafka bounds its first step (AddOffsetsToTxn)
+			// by its own request timeout, not by ctx, so a retry would add
+			// that wait again; a failure aborts the transaction.
+			if err := t.p.SendOffsetsToTransaction(ctx, offsets, md); err != nil {
 				return t.classify(err)
 			}
 		}
 	}
 	t.committing = true
-	if err := untilDecided(ctx, func() error { return t.p.CommitTransaction(ctx) }); err != nil {
-		if retriable(err) {
+	if err := inSlices(ctx, t.p.CommitTransaction); err != nil {
+		if retriable(err) || ctx.Err() != nil {
 			return errorf("kafka-broker: commit not confirmed in time (transactional.id %s, brokers %s): %w: %w",
 				t.id, t.brokers, fetch.ErrInDoubt, err)
 		}
@@ -191,7 +192,7 @@ func (t *transactor) Abort(ctx context.Context) error {
 			t.p.Flush(100)
 		}
 		t.aborting = true
-		if err := t.p.AbortTransaction(ctx); err != nil {
+		if err := inSlices(ctx, t.p.AbortTransaction); err != nil {
 			return t.classify(err)
 		}
 		t.open, t.aborting = false, false
@@ -199,11 +200,24 @@ func (t *transactor) Abort(ctx context.Context) error {
 	return t.begin()
 }
 
-// untilDecided calls a transactional API until it returns anything but a
-// retriable error, or ctx ends.
-func untilDecided(ctx context.Context, call func() error) error {
+// txnSlice bounds each blocking call into librdkafka's resumable
+// transactional API (init, commit, abort). Such a call sees its ctx's
+// deadline, not its cancellation (Close cancels the checkpoints' ctx when
+// its own ends), so a longer wait is made of slices, each resuming the
+// call, while ctx lives.
+const txnSlice = time.Second
+
+// inSlices calls a transactional API with ctx cut into txnSlice slices
+// until it returns anything but a retriable error, or ctx ends (ctx's
+// error when it ended before any call).
+func inSlices(ctx context.Context, call func(context.Context) error) error {
 	for {
-		err := call()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		slice, cancel := context.WithTimeout(ctx, txnSlice)
+		err := call(slice)
+		cancel()
 		if err == nil || !retriable(err) || ctx.Err() != nil {
 			return err
 		}

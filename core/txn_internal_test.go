@@ -172,11 +172,12 @@ func realBrokerConfig(t *testing.T, prefix, why string) (*realkafka.Broker, Conf
 	if !ok || os.Getenv("KAFKA_BOOTSTRAP_SERVERS") == "" {
 		t.Skip("needs the real broker of make test-kafka (KAFKA_SCRIPT): " + why)
 	}
+	name := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
+	t.Setenv("KAFKA_LOCATION", name)
 	cfg, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano())
 	cfg.Location, cfg.GroupID, cfg.TransactionalID, cfg.Transactional = name, name, name, true
 	return b, cfg
 }
