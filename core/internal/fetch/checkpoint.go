@@ -29,8 +29,9 @@ import (
 // brokers did not answer in time, and the commit goes on without us), the
 // gate stays shut and Commit is called again with the same offsets, with
 // backoff, until it tells: aborting then could leave a commit that went
-// through and records handled again after it, twice in the output. Checkpoints run on the poll goroutine (and in the rebalance
-// callback, and in Stop), so they own the partitions' flow control.
+// through and records handled again after it, twice in the output.
+// Checkpoints run on the poll goroutine (and in the rebalance callback, and
+// in Stop), so they own the partitions' flow control.
 
 // gate admits records to the dispatcher between checkpoints and counts the
 // handlers in flight.
