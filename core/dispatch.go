@@ -162,7 +162,8 @@ func (d *dispatcher) handle(base context.Context, msg *kafka.Message) (*sendScop
 // producer, or into the transaction.
 func (d *dispatcher) newScope(base context.Context, msg *kafka.Message) *sendScope {
 	if d.txn != nil {
-		return newSendScope(d.send, d.txn.sender(), func(err error) error { return d.txn.sendFailed(msg, err) })
+		via := d.txn.sender()
+		return newSendScope(d.send, via, func(err error) error { return d.txn.sendFailed(via, msg, err) })
 	}
 	return newSendScope(d.send, d.send, func(err error) error { return d.sendFailed(base, msg, err) })
 }

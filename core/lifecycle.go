@@ -202,20 +202,26 @@ func (m *Manager) stopConsumers(ctx context.Context) error {
 // group in the background (the brokers are down), when it is done.
 func (m *Manager) release() {
 	m.lifeMu.RLock()
-	groups := m.groups
+	clients := make([]interface{ Released() <-chan struct{} }, 0, len(m.groups)+1)
+	for _, g := range m.groups {
+		clients = append(clients, g)
+	}
 	m.lifeMu.RUnlock()
+	if m.txn != nil { // its producer may outlive Close (a SendOffsetsToTransaction librdkafka still waits in)
+		clients = append(clients, m.txn)
+	}
 	done := func() {
-		for _, g := range groups {
+		for _, g := range clients {
 			<-g.Released()
 		}
 		m.send.destroy()
 		m.logs.stop()
 	}
-	for _, g := range groups {
+	for _, g := range clients {
 		select {
 		case <-g.Released():
 		default:
-			go done() // owned by the group consumers' own close, bounded by their session timeout
+			go done() // owned by the clients' own close, bounded by their session or request timeouts
 			return
 		}
 	}

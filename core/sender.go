@@ -32,6 +32,9 @@ type sender struct {
 	// limits tells a record refused with its batch from one refused for
 	// its own size (batchsize.go); nil: every refusal is the record's.
 	limits *sizeLimits
+	// queued, when set, runs each time a record is handed to the producer
+	// (a transactional producer's transaction then reached the brokers).
+	queued func()
 
 	mu     sync.RWMutex  // write-held while the producer closes
 	closed chan struct{} // closed when the producer closes
@@ -293,6 +296,9 @@ func (s *sender) produce(ctx context.Context, msg *kafka.Message, done chan kafk
 	// before it or after its ctx ended.
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.queued != nil {
+		s.queued()
 	}
 	return s.p.Produce(msg, done)
 }

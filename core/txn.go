@@ -49,9 +49,13 @@ type transactor struct {
 
 	// Only the fetcher's checkpoints (one at a time) touch open and
 	// aborting; doomed is read by the handlers.
-	open     bool      // a transaction is begun
-	begun    time.Time // when it was
-	aborting bool      // an abort did not finish: it is called again
+	open     bool // a transaction is begun
+	aborting bool // an abort did not finish: it is called again
+	// used: when the open transaction first reached the brokers (its first
+	// record handed to the producer, or its offsets), in Unix nanoseconds;
+	// 0 while it has not (the brokers' timeout clock starts there, not at
+	// BeginTransaction, which is local). Handlers' sends set it.
+	used atomic.Int64
 	// renew: the brokers aborted the open transaction for its age and
 	// fenced p: the next Abort replaces p; initing: a new p's
 	// InitTransactions did not finish: it is called again.
@@ -60,6 +64,12 @@ type transactor struct {
 	// background and only resuming it (librdkafka allows no other
 	// transactional call meanwhile) tells whether it committed.
 	committing bool
+	// offsets: a SendOffsetsToTransaction still running (librdkafka waits
+	// for it without a bound when the coordinator is gone); no other
+	// transactional call is made until it returned.
+	offsets *offsetsCall
+	// released is closed once close released the producer.
+	released chan struct{}
 	// doomed: a send failed in the open transaction, or none is open: the
 	// next checkpoint aborts, and handlers fail fast meanwhile.
 	doomed atomic.Bool
@@ -125,7 +135,8 @@ func (t *transactor) begin() error {
 		t.doomed.Store(true)
 		return t.classify(err)
 	}
-	t.open, t.begun = true, time.Now()
+	t.open = true
+	t.used.Store(0)
 	t.doomed.Store(false)
 	return nil
 }
@@ -140,7 +151,7 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 	if !t.open {
 		return errorf("kafka-broker: no transaction open (transactional.id %s)", t.id)
 	}
-	if !t.committing {
+	if !t.committing && t.offsets == nil {
 		if t.doomed.Load() {
 			return errorf("kafka-broker: a send failed in the transaction (transactional.id %s)", t.id)
 		}
@@ -149,13 +160,12 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 			if err != nil {
 				return errorf("kafka-broker: consumer group metadata: %w", err)
 			}
-			// One call: librdkafka bounds its first step (AddOffsetsToTxn)
-			// by its own request timeout, not by ctx, so a retry would add
-			// that wait again; a failure aborts the transaction.
-			if err := t.p.SendOffsetsToTransaction(ctx, offsets, md); err != nil {
-				return t.classify(err)
-			}
+			t.touch()
+			t.offsets = t.sendOffsets(ctx, offsets, md)
 		}
+	}
+	if err := t.offsetsSent(ctx); err != nil {
+		return err
 	}
 	t.committing = true
 	if err := inSlices(ctx, t.p.CommitTransaction); err != nil {
@@ -184,6 +194,11 @@ func (t *transactor) Abort(ctx context.Context) error {
 	if t.committing {
 		return errorf("kafka-broker: a commit is in doubt (transactional.id %s): it must be resumed, not aborted", t.id)
 	}
+	if t.offsets != nil {
+		if err := t.offsetsSent(ctx); err != nil && t.offsets != nil {
+			return err // still running: no other transactional call yet
+		}
+	}
 	if t.renew || t.initing {
 		return t.renewProducer(ctx)
 	}
@@ -198,6 +213,47 @@ func (t *transactor) Abort(ctx context.Context) error {
 		t.open, t.aborting = false, false
 	}
 	return t.begin()
+}
+
+// offsetsCall is a SendOffsetsToTransaction running on a goroutine of its
+// own: librdkafka waits for its first step (AddOffsetsToTxn) without a
+// bound from the call, for ever while the coordinator is unreachable, and
+// a checkpoint (or Close) must not wait longer than its ctx. It is called
+// once per commit: a failure aborts the transaction.
+type offsetsCall struct {
+	done chan struct{}
+	err  error
+}
+
+func (t *transactor) sendOffsets(ctx context.Context, offsets []kafka.TopicPartition, md *kafka.ConsumerGroupMetadata) *offsetsCall {
+	call := &offsetsCall{done: make(chan struct{})}
+	p := t.p
+	go func() { // owned by the librdkafka call; close waits for it before the producer goes
+		defer close(call.done)
+		call.err = p.SendOffsetsToTransaction(ctx, offsets, md)
+	}()
+	return call
+}
+
+// offsetsSent waits until ctx ends for the running SendOffsetsToTransaction,
+// if any. Its failure aborts the transaction; when ctx ends first, the
+// commit is in doubt (fetch.ErrInDoubt): the next Commit waits again.
+func (t *transactor) offsetsSent(ctx context.Context) error {
+	call := t.offsets
+	if call == nil {
+		return nil
+	}
+	select {
+	case <-call.done:
+		t.offsets = nil
+		if call.err != nil {
+			return t.classify(call.err)
+		}
+		return nil
+	case <-ctx.Done():
+		return errorf("kafka-broker: offsets not registered with the transaction in time (transactional.id %s, brokers %s): %w: %w",
+			t.id, t.brokers, fetch.ErrInDoubt, ctx.Err())
+	}
 }
 
 // txnSlice bounds each blocking call into librdkafka's resumable
@@ -229,18 +285,34 @@ func retriable(err error) bool {
 	return errors.As(err, &ke) && ke.IsRetriable()
 }
 
+// touch notes that the open transaction reached the brokers, the first
+// time only.
+func (t *transactor) touch() { t.used.CompareAndSwap(0, time.Now().UnixNano()) }
+
+// age is how long the open transaction has been known to the brokers; 0
+// when it has not reached them.
+func (t *transactor) age() time.Duration {
+	if u := t.used.Load(); u != 0 {
+		return time.Since(time.Unix(0, u))
+	}
+	return 0
+}
+
 // classify wraps a fatal error (the producer was fenced: another instance
 // uses the transactional ID) with fetch.ErrFatal. But when the open
-// transaction is older than the transaction timeout, the brokers aborted
-// it themselves (the broker, or the way to it, stalled that long) and
-// fenced the producer: that is no other instance's doing, and the next
-// Abort replaces the producer.
+// transaction has been known to the brokers for longer than the
+// transaction timeout, they aborted it themselves (the broker, or the way
+// to it, stalled that long) and fenced the producer: that is no other
+// instance's doing, and the next Abort replaces the producer. (librdkafka
+// reports both fences alike; an instance fenced by another while its own
+// transaction had expired anyway takes its ID back, and the other one then
+// stops.)
 func (t *transactor) classify(err error) error {
 	var ke kafka.Error
-	if errors.As(err, &ke) && ke.IsFatal() && t.open && time.Since(t.begun) >= t.timeout {
+	if errors.As(err, &ke) && ke.IsFatal() && t.open && t.age() >= t.timeout {
 		t.renew = true
-		return errorf("kafka-broker: transaction of transactional.id %s open for %s, longer than its timeout (%s): the brokers aborted it and fenced its producer; a new producer takes over: %w",
-			t.id, time.Since(t.begun).Round(time.Millisecond), t.timeout, err)
+		return errorf("kafka-broker: transaction of transactional.id %s open for %s on the brokers, longer than its timeout (%s): they aborted it and fenced its producer; a new producer takes over: %w",
+			t.id, t.age().Round(time.Millisecond), t.timeout, err)
 	}
 	if errors.As(err, &ke) && ke.IsFatal() {
 		err = errorf("kafka-broker: transactional.id %s can commit no more (another instance with the same ID fenced this one?): %w: %w",
@@ -265,7 +337,10 @@ func (t *transactor) failed() error {
 // send refused only with its batch (it fits its topic on its own) is not the
 // record's fault: the record is handled again, and blamed only when that
 // happened batchRetries times without a commit between.
-func (t *transactor) sendFailed(msg *kafka.Message, err error) error {
+func (t *transactor) sendFailed(via *sender, msg *kafka.Message, err error) error {
+	if via != t.sender() {
+		return err // a producer replaced since: its transaction was aborted already
+	}
 	t.doomed.Store(true)
 	switch {
 	case errors.Is(err, errRefusedWithBatch):

@@ -17,7 +17,7 @@ func newTransactor(m *Manager, maxMsg int) (*transactor, error) {
 	cfg := m.cfg
 	clients, stop, log, tel, stats := m.clients, m.closingCtx, m.log, &m.tel, &m.stats
 	t := &transactor{id: cfg.TransactionalID, brokers: cfg.BootstrapServers, timeout: cfg.TransactionTimeout, log: log,
-		blamed: map[string]blame{}, strikes: map[string]int{}}
+		blamed: map[string]blame{}, strikes: map[string]int{}, released: make(chan struct{})}
 	t.newProducer = func() (*kafka.Producer, *sender, error) {
 		p, err := kafka.NewProducer(clients.with(kafka.ConfigMap{
 			"transactional.id":           cfg.TransactionalID,
@@ -38,6 +38,7 @@ func newTransactor(m *Manager, maxMsg int) (*transactor, error) {
 		s := newSender(stop, p, cfg.BootstrapServers, log, tel, stats, nil)
 		s.final = true // a failed send fails the transaction: no retry in it
 		s.limits = t.limits
+		s.queued = t.touch // the transaction reached the brokers
 		return p, s, nil
 	}
 	p, s, err := t.newProducer()
@@ -48,6 +49,10 @@ func newTransactor(m *Manager, maxMsg int) (*transactor, error) {
 	t.cur.Store(s)
 	return t, nil
 }
+
+// Released is closed once close released the producer (it may outlive
+// close: see there); the Manager's log forwarding stops after it.
+func (t *transactor) Released() <-chan struct{} { return t.released }
 
 // sender sends through the current producer, into the open transaction.
 func (t *transactor) sender() *sender { return t.cur.Load() }
@@ -84,15 +89,15 @@ func (t *transactor) start(ctx context.Context) error {
 // resumed by the next call.
 func (t *transactor) renewProducer(ctx context.Context) error {
 	if t.renew {
-		old := t.sender()
-		_ = old.close(canceledCtx) // fenced: what it still holds is purged
-		old.destroy()
-		p, s, err := t.newProducer()
+		p, s, err := t.newProducer() // first: a failure leaves the old one in place, to be replaced later
 		if err != nil {
 			return err
 		}
+		old := t.sender()
 		t.p = p
 		t.cur.Store(s)
+		_ = old.close(canceledCtx) // fenced: what it still holds is purged
+		old.destroy()
 		t.renew, t.initing = false, true
 		t.open, t.aborting, t.committing = false, false, false
 		t.log.Warn("kafka-broker: transactional producer renewed after the brokers aborted an expired transaction",
@@ -116,6 +121,28 @@ var canceledCtx = func() context.Context {
 // the last one; only an abandoned handler may have sent since) and closes
 // the producer.
 func (t *transactor) close(ctx context.Context) {
+	s := t.sender()
+	if call := t.offsets; call != nil {
+		select {
+		case <-call.done:
+			t.offsets = nil
+		default:
+			// librdkafka still waits in SendOffsetsToTransaction: the
+			// producer is released once that call returns (the brokers
+			// answer, or its own timeout), not under it; the brokers abort
+			// the transaction after TransactionTimeout.
+			t.log.Warn("kafka-broker: closing while offsets are being sent to the transaction; the producer is released when that call returns",
+				"transactional_id", t.id)
+			_ = s.close(canceledCtx)
+			go func() {
+				defer close(t.released)
+				<-call.done
+				s.destroy()
+			}()
+			return
+		}
+	}
+	defer close(t.released)
 	switch {
 	case t.committing: // its outcome is the brokers' now: it commits, or times out and is aborted
 		t.log.Warn("kafka-broker: closing with a commit in doubt", "transactional_id", t.id)
@@ -124,7 +151,6 @@ func (t *transactor) close(ctx context.Context) {
 			t.log.Debug("kafka-broker: abort transaction at close", "transactional_id", t.id, "error", err)
 		}
 	}
-	s := t.sender()
 	_ = s.close(ctx)
 	s.destroy()
 }
