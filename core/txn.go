@@ -168,7 +168,7 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 		return err
 	}
 	t.committing = true
-	if err := inSlices(ctx, t.p.CommitTransaction); err != nil {
+	if err := untilDecided(ctx, t.p.CommitTransaction); err != nil {
 		if retriable(err) || ctx.Err() != nil {
 			return errorf("kafka-broker: commit not confirmed in time (transactional.id %s, brokers %s): %w: %w",
 				t.id, t.brokers, fetch.ErrInDoubt, err)
@@ -207,7 +207,7 @@ func (t *transactor) Abort(ctx context.Context) error {
 			t.p.Flush(100)
 		}
 		t.aborting = true
-		if err := inSlices(ctx, t.p.AbortTransaction); err != nil {
+		if err := untilDecided(ctx, t.p.AbortTransaction); err != nil {
 			return t.classify(err)
 		}
 		t.open, t.aborting = false, false
@@ -256,24 +256,18 @@ func (t *transactor) offsetsSent(ctx context.Context) error {
 	}
 }
 
-// txnSlice bounds each blocking call into librdkafka's resumable
-// transactional API (init, commit, abort). Such a call sees its ctx's
-// deadline, not its cancellation (Close cancels the checkpoints' ctx when
-// its own ends), so a longer wait is made of slices, each resuming the
-// call, while ctx lives.
-const txnSlice = time.Second
-
-// inSlices calls a transactional API with ctx cut into txnSlice slices
-// until it returns anything but a retriable error, or ctx ends (ctx's
-// error when it ended before any call).
-func inSlices(ctx context.Context, call func(context.Context) error) error {
+// untilDecided calls a resumable transactional API (init, commit, abort)
+// with ctx's deadline until it returns anything but a retriable error, or
+// ctx ends (ctx's error when it ended before any call). librdkafka sees the
+// deadline, not a cancellation, and asks for the whole remaining time per
+// call: shorter slices desynchronise its transaction state (an assertion
+// aborted the process when a commit was resumed in one-second slices).
+func untilDecided(ctx context.Context, call func(context.Context) error) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		slice, cancel := context.WithTimeout(ctx, txnSlice)
-		err := call(slice)
-		cancel()
+		err := call(ctx)
 		if err == nil || !retriable(err) || ctx.Err() != nil {
 			return err
 		}

@@ -67,7 +67,7 @@ func (t *transactor) setLimits(l *sizeLimits) {
 // start fences earlier producers with the same transactional ID (aborting
 // what a crashed predecessor left open) and begins the first transaction.
 func (t *transactor) start(ctx context.Context) error {
-	if err := inSlices(ctx, t.p.InitTransactions); err != nil {
+	if err := untilDecided(ctx, t.p.InitTransactions); err != nil {
 		var ke kafka.Error
 		if errors.As(err, &ke) && ke.Code() == kafka.ErrTransactionalIDAuthorizationFailed {
 			return errorf("kafka-broker: not authorized to use transactional ID %s (brokers %s): %w; the principal needs WRITE on transactional-id %s",
@@ -103,7 +103,7 @@ func (t *transactor) renewProducer(ctx context.Context) error {
 		t.log.Warn("kafka-broker: transactional producer renewed after the brokers aborted an expired transaction",
 			"transactional_id", t.id)
 	}
-	if err := inSlices(ctx, t.p.InitTransactions); err != nil {
+	if err := untilDecided(ctx, t.p.InitTransactions); err != nil {
 		return errorf("kafka-broker: start transactions again (transactional.id %s, brokers %s): %w", t.id, t.brokers, t.classify(err))
 	}
 	t.initing = false
@@ -147,7 +147,7 @@ func (t *transactor) close(ctx context.Context) {
 	case t.committing: // its outcome is the brokers' now: it commits, or times out and is aborted
 		t.log.Warn("kafka-broker: closing with a commit in doubt", "transactional_id", t.id)
 	case t.open && !t.renew && t.fatal.Load() == nil:
-		if err := inSlices(ctx, t.p.AbortTransaction); err != nil {
+		if err := untilDecided(ctx, t.p.AbortTransaction); err != nil {
 			t.log.Debug("kafka-broker: abort transaction at close", "transactional_id", t.id, "error", err)
 		}
 	}
