@@ -60,6 +60,28 @@ func requestLoops(m *core.Manager, topic, event string, loops int, timeout time.
 	return ids, replies, wait
 }
 
+// requestsAcross runs fault while 16 loops send requests for event to
+// topic (60 s deadline each), until 300 more are answered after it (or two
+// minutes pass); every failed request fails the test. It returns the
+// correlation IDs sent and the replies counted.
+func requestsAcross(t *testing.T, m *core.Manager, topic, event string, fault func()) (sent []string, answered int64) {
+	t.Helper()
+	stop := make(chan struct{})
+	ids, replies, wait := requestLoops(m, topic, event, 16, 60*time.Second, stop)
+	waitFor(t, func() bool { return replies.Load() >= 300 })
+	fault()
+	before := replies.Load()
+	deadline := time.Now().Add(120 * time.Second)
+	for replies.Load() < before+300 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond) // replies counted by the loops: no signal per reply
+	}
+	close(stop)
+	for _, err := range wait() {
+		t.Error(err)
+	}
+	return ids(), replies.Load()
+}
+
 // TestResponderCrashExactlyOnce is TestResponderCrashTakeover in
 // exactly-once mode: two transactional responder processes answer requests
 // and produce an event for each; one is SIGKILLed with requests in flight
@@ -184,23 +206,10 @@ func exactlyOnceAcross(t *testing.T, cfg core.Config, fault func()) {
 	var calls sync.Map
 	startRouted(t, cfg, eosResponder(events, &calls))
 	requester := startManager(t, kafkatest.Config(t, "api"))
-	stop := make(chan struct{})
-	ids, replies, wait := requestLoops(requester, cfg.Location, "rpc.echo", 16, 60*time.Second, stop)
-	waitFor(t, func() bool { return replies.Load() >= 300 })
-	fault()
-	before := replies.Load()
-	deadline := time.Now().Add(120 * time.Second)
-	for replies.Load() < before+300 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	close(stop)
-	for _, err := range wait() {
-		t.Error(err)
-	}
+	sent, _ := requestsAcross(t, requester, cfg.Location, "rpc.echo", fault)
 	if t.Failed() {
 		return // the counts below would wait for replies that never came
 	}
-	sent := ids()
 	want := func(c map[string]int) bool { _, missing := duplicates(c, sent); return missing == 0 }
 	rdups, _ := duplicates(countKeys(t, requester.Config().ReplyTopic, "read_committed", 120*time.Second, want), sent)
 	edups, _ := duplicates(countKeys(t, events, "read_committed", 120*time.Second, want), sent)

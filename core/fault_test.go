@@ -84,20 +84,8 @@ func TestRequestReplyAcrossBrokerPause(t *testing.T) {
 	cfg := kafkatest.Config(t, "svc")
 	startRouted(t, cfg, echoRouter())
 	requester := startManager(t, kafkatest.Config(t, "api"))
-	stop := make(chan struct{})
-	ids, replies, wait := requestLoops(requester, cfg.Location, "echo.call", 16, 60*time.Second, stop)
-	waitFor(t, func() bool { return replies.Load() >= 300 })
-	pauseBroker(t, 15*time.Second)
-	before := replies.Load()
-	deadline := time.Now().Add(120 * time.Second)
-	for replies.Load() < before+300 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	close(stop)
-	for _, err := range wait() {
-		t.Error(err)
-	}
-	t.Logf("%d requests across a 15 s broker pause, %d answered", len(ids()), replies.Load())
+	sent, answered := requestsAcross(t, requester, cfg.Location, "echo.call", func() { pauseBroker(t, 15*time.Second) })
+	t.Logf("%d requests across a 15 s broker pause, %d answered", len(sent), answered)
 }
 
 // TestConsumerProcessKilled SIGKILLs a consumer process mid-stream and

@@ -25,16 +25,7 @@ func TestCommitInDoubtIsResumed(t *testing.T) {
 	name := cfg.Location
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	createTopic(ctx, t, cfg, name)
-	m, err := NewManager(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = m.Close(context.Background()) }()
-	x := m.txn
-	if err := x.start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	x := startedTransactor(ctx, t, cfg)
 	topic := name
 	if err := x.sender().send(ctx, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0},
 		Value: []byte("once")}); err != nil {
@@ -51,7 +42,7 @@ func TestCommitInDoubtIsResumed(t *testing.T) {
 		}
 	}()
 	short, cancelShort := context.WithTimeout(ctx, time.Second)
-	err = x.Commit(short, nil)
+	err := x.Commit(short, nil)
 	cancelShort()
 	if !errors.Is(err, fetch.ErrInDoubt) {
 		t.Fatalf("Commit with the broker frozen: %v; want an error wrapping fetch.ErrInDoubt", err)
@@ -91,16 +82,7 @@ func TestExpiredTransactionRenewsProducer(t *testing.T) {
 	name := cfg.Location
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	createTopic(ctx, t, cfg, name)
-	m, err := NewManager(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = m.Close(context.Background()) }()
-	x := m.txn
-	if err := x.start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	x := startedTransactor(ctx, t, cfg)
 	send := func(v string) {
 		t.Helper()
 		if err := x.sender().send(ctx, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &name, Partition: 0},
@@ -110,7 +92,7 @@ func TestExpiredTransactionRenewsProducer(t *testing.T) {
 	}
 	send("expired")
 	waitStable(ctx, t, cfg, name) // the brokers aborted the open transaction
-	err = x.Commit(ctx, nil)
+	err := x.Commit(ctx, nil)
 	if err == nil || errors.Is(err, fetch.ErrFatal) {
 		t.Fatalf("Commit of the expired transaction: %v; want an error, not fetch.ErrFatal", err)
 	}
@@ -192,6 +174,22 @@ func testClientConf(cfg Config, extra kafka.ConfigMap) *kafka.ConfigMap {
 		m[k] = v
 	}
 	return &m
+}
+
+// startedTransactor creates cfg's topic (Location) and a Manager, closed at
+// the end of the test, and starts its transactor (no consumer).
+func startedTransactor(ctx context.Context, t *testing.T, cfg Config) *transactor {
+	t.Helper()
+	createTopic(ctx, t, cfg, cfg.Location)
+	m, err := NewManager(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	if err := m.txn.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return m.txn
 }
 
 func createTopic(ctx context.Context, t *testing.T, cfg Config, name string) {
