@@ -220,7 +220,7 @@ func (r *redriveRun) startProducer(ctx context.Context) error {
 	r.prod = p
 	r.prodDone = make(chan struct{})
 	go r.drainProducer()
-	if err := p.InitTransactions(ctx); err != nil {
+	if err := untilDecided(ctx, p.InitTransactions); err != nil {
 		return errorf("kafka-broker: redrive: start transactions (transactional.id kafka-broker-redrive.%s, brokers %s): %w",
 			d.topic, d.cfg.BootstrapServers, err)
 	}

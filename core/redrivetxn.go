@@ -161,18 +161,11 @@ func (r *redriveRun) endTxn(ctx context.Context) error {
 	if err := r.prod.SendOffsetsToTransaction(ctx, offsets, md); err != nil {
 		return err
 	}
-	for {
-		err := r.prod.CommitTransaction(ctx)
-		var ke kafka.Error
-		if err != nil && errors.As(err, &ke) && ke.IsRetriable() && ctx.Err() == nil {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		r.inTxn, r.dirty = false, false
-		return nil
+	if err := untilDecided(ctx, r.prod.CommitTransaction); err != nil {
+		return err
 	}
+	r.inTxn, r.dirty = false, false
+	return nil
 }
 
 // abort aborts the transaction in progress; its records stay invisible to
@@ -183,7 +176,7 @@ func (r *redriveRun) abort() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), redriveTxnTimeout)
 	defer cancel()
-	if err := r.prod.AbortTransaction(ctx); err != nil {
+	if err := untilDecided(ctx, r.prod.AbortTransaction); err != nil {
 		r.d.log.Warn("kafka-broker: redrive: abort transaction", "topic", r.d.topic, "error", err)
 	}
 	r.inTxn = false

@@ -155,6 +155,9 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 		if t.doomed.Load() {
 			return errorf("kafka-broker: a send failed in the transaction (transactional.id %s)", t.id)
 		}
+		if err := txnTimeLeft(ctx); err != nil { // nothing started: the next call starts it
+			return errorf("kafka-broker: commit not started (transactional.id %s): %w: %w", t.id, fetch.ErrInDoubt, err)
+		}
 		if len(offsets) > 0 {
 			md, err := t.metadata()
 			if err != nil {
@@ -169,7 +172,7 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 	}
 	t.committing = true
 	if err := untilDecided(ctx, t.p.CommitTransaction); err != nil {
-		if retriable(err) || ctx.Err() != nil {
+		if undecided(ctx, err) {
 			return errorf("kafka-broker: commit not confirmed in time (transactional.id %s, brokers %s): %w: %w",
 				t.id, t.brokers, fetch.ErrInDoubt, err)
 		}
@@ -254,29 +257,6 @@ func (t *transactor) offsetsSent(ctx context.Context) error {
 		return errorf("kafka-broker: offsets not registered with the transaction in time (transactional.id %s, brokers %s): %w: %w",
 			t.id, t.brokers, fetch.ErrInDoubt, ctx.Err())
 	}
-}
-
-// untilDecided calls a resumable transactional API (init, commit, abort)
-// with ctx's deadline until it returns anything but a retriable error, or
-// ctx ends (ctx's error when it ended before any call). librdkafka sees the
-// deadline, not a cancellation, and asks for the whole remaining time per
-// call: shorter slices desynchronise its transaction state (an assertion
-// aborted the process when a commit was resumed in one-second slices).
-func untilDecided(ctx context.Context, call func(context.Context) error) error {
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		err := call(ctx)
-		if err == nil || !retriable(err) || ctx.Err() != nil {
-			return err
-		}
-	}
-}
-
-func retriable(err error) bool {
-	var ke kafka.Error
-	return errors.As(err, &ke) && ke.IsRetriable()
 }
 
 // touch notes that the open transaction reached the brokers, the first
