@@ -288,14 +288,6 @@ func TestCloseBoundedWithBrokerDown(t *testing.T) {
 func closeBoundedWithBroker(t *testing.T, b *realkafka.Broker, fault string, transactional bool) {
 	cfg := kafkatest.Config(t, "svc")
 	cfg.Transactional = transactional
-	// A commit librdkafka is in when Close's ctx ends, and the abort after
-	// it, each run to their deadline, capped by the transaction timeout
-	// (librdkafka sees a deadline, not a cancellation): Close may wait that
-	// much longer (README, Exactly once).
-	var beyondCtx time.Duration
-	if transactional {
-		beyondCtx = 2 * core.DefaultTransactionTimeout
-	}
 	col := newCollector()
 	m, err := core.NewManager(cfg, core.WithLogger(kafkatest.Logger()))
 	if err != nil {
@@ -347,13 +339,13 @@ func closeBoundedWithBroker(t *testing.T, b *realkafka.Broker, fault string, tra
 	go func() { closed <- m.Close(closeCtx) }()
 	select {
 	case err = <-closed:
-	case <-time.After(closeWithin + beyondCtx + 30*time.Second):
+	case <-time.After(closeWithin + 30*time.Second):
 		_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 2) // where Close is stuck
 		t.Fatalf("Close(ctx of %v) with the broker %s has not returned after %v", closeWithin, fault, time.Since(start))
 	}
 	took := time.Since(start)
 	t.Logf("Close with the broker %s took %v: %v", fault, took.Round(10*time.Millisecond), err)
-	if took > closeWithin+beyondCtx+5*time.Second {
+	if took > closeWithin+5*time.Second {
 		t.Fatalf("Close(ctx of %v) with the broker %s returned after %v", closeWithin, fault, took)
 	}
 	if err := receive(t, reqErr, "the Request to end"); !errors.Is(err, core.ErrClosed) {

@@ -64,10 +64,10 @@ type transactor struct {
 	// background and only resuming it (librdkafka allows no other
 	// transactional call meanwhile) tells whether it committed.
 	committing bool
-	// offsets: a SendOffsetsToTransaction still running (librdkafka waits
-	// for it without a bound when the coordinator is gone); no other
-	// transactional call is made until it returned.
-	offsets *offsetsCall
+	// step: the transactional call of librdkafka's running on a goroutine
+	// of its own, or done but not awaited yet (txnstep.go); no other is
+	// made until it was awaited.
+	step *txnStep
 	// released is closed once close released the producer.
 	released chan struct{}
 	// doomed: a send failed in the open transaction, or none is open: the
@@ -144,14 +144,17 @@ func (t *transactor) begin() error {
 // Commit commits the open transaction with the offsets. When the brokers
 // do not confirm the commit within ctx, it goes on in the background: Commit
 // returns fetch.ErrInDoubt, and the next call (with the same offsets)
-// resumes it. Aborting instead would be refused by librdkafka, and the
-// records handled again could follow a commit that went through.
+// awaits or resumes it. Aborting instead would be refused by librdkafka, and
+// the records handled again could follow a commit that went through.
 func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition) error {
 	t.sender().barrier() // an abandoned handler's last send is in this transaction or refused
 	if !t.open {
 		return errorf("kafka-broker: no transaction open (transactional.id %s)", t.id)
 	}
-	if !t.committing && t.offsets == nil {
+	if s := t.step; s != nil && s.kind != stepOffsets && s.kind != stepCommit {
+		return errorf("kafka-broker: %s still running (transactional.id %s): abort first", s.kind, t.id)
+	}
+	if t.step == nil && !t.committing {
 		if t.doomed.Load() {
 			return errorf("kafka-broker: a send failed in the transaction (transactional.id %s)", t.id)
 		}
@@ -164,15 +167,25 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 				return errorf("kafka-broker: consumer group metadata: %w", err)
 			}
 			t.touch()
-			t.offsets = t.sendOffsets(ctx, offsets, md)
+			p := t.p
+			t.runStep(ctx, stepOffsets, func(ctx context.Context) error { return p.SendOffsetsToTransaction(ctx, offsets, md) })
 		}
 	}
-	if err := t.offsetsSent(ctx); err != nil {
-		return err
+	if !t.committing {
+		if _, err := t.await(ctx); err != nil { // the offsets' step
+			if errors.Is(err, errStepRunning) {
+				return errorf("kafka-broker: offsets not registered with the transaction in time (transactional.id %s, brokers %s): %w: %w",
+					t.id, t.brokers, fetch.ErrInDoubt, err)
+			}
+			return t.classify(err) // once per commit: the transaction is aborted
+		}
+		t.committing = true
 	}
-	t.committing = true
-	if err := untilDecided(ctx, t.p.CommitTransaction); err != nil {
-		if undecided(ctx, err) {
+	if t.step == nil {
+		t.runStep(ctx, stepCommit, resumable(t.p.CommitTransaction))
+	}
+	if s, err := t.await(ctx); err != nil {
+		if inDoubt(s, err) {
 			return errorf("kafka-broker: commit not confirmed in time (transactional.id %s, brokers %s): %w: %w",
 				t.id, t.brokers, fetch.ErrInDoubt, err)
 		}
@@ -191,16 +204,25 @@ func (t *transactor) Commit(ctx context.Context, offsets []kafka.TopicPartition)
 
 // Abort aborts the open transaction and begins the next one. What is still
 // queued is delivered or failed first: a purge of records in flight could
-// leave the next transaction with a gap in its sequence numbers.
+// leave the next transaction with a gap in its sequence numbers. A step
+// still running (an abort or init that outlived the last call's ctx) is
+// awaited first: its outcome is this call's.
 func (t *transactor) Abort(ctx context.Context) error {
 	t.sender().barrier() // an abandoned handler's last send is in this transaction or refused
 	if t.committing {
 		return errorf("kafka-broker: a commit is in doubt (transactional.id %s): it must be resumed, not aborted", t.id)
 	}
-	if t.offsets != nil {
-		if err := t.offsetsSent(ctx); err != nil && t.offsets != nil {
-			return err // still running: no other transactional call yet
+	if t.step != nil {
+		s, err := t.await(ctx)
+		if errors.Is(err, errStepRunning) {
+			return errorf("kafka-broker: abort waits (transactional.id %s): %w", t.id, err)
 		}
+		switch s.kind {
+		case stepAbort:
+			return t.aborted(err)
+		case stepInit:
+			return t.inited(err)
+		} // the offsets' step: its outcome no longer matters, the transaction is aborted
 	}
 	if t.renew || t.initing {
 		return t.renewProducer(ctx)
@@ -210,53 +232,23 @@ func (t *transactor) Abort(ctx context.Context) error {
 			t.p.Flush(100)
 		}
 		t.aborting = true
-		if err := untilDecided(ctx, t.p.AbortTransaction); err != nil {
-			return t.classify(err)
+		t.runStep(ctx, stepAbort, resumable(t.p.AbortTransaction))
+		_, err := t.await(ctx)
+		if errors.Is(err, errStepRunning) {
+			return errorf("kafka-broker: abort not confirmed in time (transactional.id %s, brokers %s): %w", t.id, t.brokers, err)
 		}
-		t.open, t.aborting = false, false
+		return t.aborted(err)
 	}
 	return t.begin()
 }
 
-// offsetsCall is a SendOffsetsToTransaction running on a goroutine of its
-// own: librdkafka waits for its first step (AddOffsetsToTxn) without a
-// bound from the call, for ever while the coordinator is unreachable, and
-// a checkpoint (or Close) must not wait longer than its ctx. It is called
-// once per commit: a failure aborts the transaction.
-type offsetsCall struct {
-	done chan struct{}
-	err  error
-}
-
-func (t *transactor) sendOffsets(ctx context.Context, offsets []kafka.TopicPartition, md *kafka.ConsumerGroupMetadata) *offsetsCall {
-	call := &offsetsCall{done: make(chan struct{})}
-	p := t.p
-	go func() { // owned by the librdkafka call; close waits for it before the producer goes
-		defer close(call.done)
-		call.err = p.SendOffsetsToTransaction(ctx, offsets, md)
-	}()
-	return call
-}
-
-// offsetsSent waits until ctx ends for the running SendOffsetsToTransaction,
-// if any. Its failure aborts the transaction; when ctx ends first, the
-// commit is in doubt (fetch.ErrInDoubt): the next Commit waits again.
-func (t *transactor) offsetsSent(ctx context.Context) error {
-	call := t.offsets
-	if call == nil {
-		return nil
+// aborted ends an abort step: the next transaction begins.
+func (t *transactor) aborted(err error) error {
+	if err != nil {
+		return t.classify(err)
 	}
-	select {
-	case <-call.done:
-		t.offsets = nil
-		if call.err != nil {
-			return t.classify(call.err)
-		}
-		return nil
-	case <-ctx.Done():
-		return errorf("kafka-broker: offsets not registered with the transaction in time (transactional.id %s, brokers %s): %w: %w",
-			t.id, t.brokers, fetch.ErrInDoubt, ctx.Err())
-	}
+	t.open, t.aborting = false, false
+	return t.begin()
 }
 
 // touch notes that the open transaction reached the brokers, the first

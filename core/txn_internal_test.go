@@ -16,35 +16,21 @@ import (
 
 // A commit the brokers do not confirm in time (the broker frozen while it
 // runs) is in doubt: Commit says so (fetch.ErrInDoubt) instead of failing,
-// Abort is refused while it is (librdkafka allows no other transactional
-// call until the commit is resumed, and the commit may still go through),
-// and the next Commit, once the broker answers, resumes it: the record is
-// committed once. Real Kafka only: freezing needs the broker's process.
+// and returns when its ctx ends, canceled or not (librdkafka sees only a
+// deadline: the call goes on on a goroutine of its own); Abort is refused
+// while it is (librdkafka allows no other transactional call until the
+// commit is resumed, and the commit may still go through), and the next
+// Commit, once the broker answers, resumes it: the record is committed
+// once. Real Kafka only: freezing needs the broker's process.
 func TestCommitInDoubtIsResumed(t *testing.T) {
 	b, cfg := realBrokerConfig(t, "txn-doubt", "freezing needs the broker's process")
 	name := cfg.Location
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	x := startedTransactor(ctx, t, cfg)
-	topic := name
-	if err := x.sender().send(ctx, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0},
-		Value: []byte("once")}); err != nil {
-		t.Fatal(err)
-	}
-
-	if err := b.Pause(ctx); err != nil {
-		t.Fatal(err)
-	}
-	resumed := false
-	defer func() {
-		if !resumed {
-			_ = b.Resume(context.Background())
-		}
-	}()
-	short, cancelShort := context.WithTimeout(ctx, time.Second)
-	err := x.Commit(short, nil)
-	cancelShort()
-	if !errors.Is(err, fetch.ErrInDoubt) {
+	x := startedManager(ctx, t, cfg).txn
+	send(ctx, t, x, name, "once")
+	resume := pause(ctx, t, b)
+	if err := commitCanceled(ctx, t, x); !errors.Is(err, fetch.ErrInDoubt) {
 		t.Fatalf("Commit with the broker frozen: %v; want an error wrapping fetch.ErrInDoubt", err)
 	}
 	if err := x.Abort(ctx); err == nil {
@@ -65,24 +51,114 @@ func TestCommitInDoubtIsResumed(t *testing.T) {
 				i, time.Duration(i%20)*100*time.Microsecond, err)
 		}
 	}
-	if err := b.Resume(ctx); err != nil {
-		t.Fatal(err)
-	}
-	resumed = true
+	resume()
 	if err := x.Commit(ctx, nil); err != nil {
 		t.Fatalf("resumed Commit: %v", err)
 	}
 	// A second transaction, committed after it, marks the end.
-	if err := x.sender().send(ctx, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0},
-		Value: []byte("end")}); err != nil {
-		t.Fatal(err)
-	}
+	send(ctx, t, x, name, "end")
 	if err := x.Commit(ctx, nil); err != nil {
 		t.Fatalf("next Commit: %v", err)
 	}
 	if got := readCommitted(ctx, t, cfg, name); len(got) != 2 || got[0] != "once" {
 		t.Fatalf("read_committed sees %q, want the record once, then the end", got)
 	}
+}
+
+// Close with a commit in doubt returns by its ctx; the producer is
+// released once librdkafka returned from the commit (the broker answers),
+// and the commit went through: nothing is lost.
+func TestCloseWithCommitInDoubt(t *testing.T) {
+	b, cfg := realBrokerConfig(t, "txn-close-doubt", "freezing needs the broker's process")
+	name := cfg.Location
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	m := startedManager(ctx, t, cfg)
+	x := m.txn
+	send(ctx, t, x, name, "once")
+	resume := pause(ctx, t, b)
+	if err := commitCanceled(ctx, t, x); !errors.Is(err, fetch.ErrInDoubt) {
+		t.Fatalf("Commit with the broker frozen: %v; want an error wrapping fetch.ErrInDoubt", err)
+	}
+	const within = 2 * time.Second
+	closeCtx, cancelClose := context.WithTimeout(ctx, within)
+	defer cancelClose()
+	start := time.Now()
+	_ = m.Close(closeCtx)
+	if took := time.Since(start); took > within+3*time.Second {
+		t.Fatalf("Close(ctx of %s) with a commit in doubt took %s", within, took)
+	}
+	select {
+	case <-x.Released():
+		t.Fatal("the producer was released while librdkafka was still in its commit")
+	default:
+	}
+	resume()
+	select {
+	case <-x.Released():
+	case <-ctx.Done():
+		t.Fatal("the producer was not released after the commit returned")
+	}
+	p, err := kafka.NewProducer(testClientConf(cfg, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Produce(&kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &name, Partition: 0}, Value: []byte("end")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	p.Flush(10_000)
+	if got := readCommitted(ctx, t, cfg, name); len(got) != 2 || got[0] != "once" {
+		t.Fatalf("read_committed sees %q, want the record committed in the background, then the end", got)
+	}
+}
+
+// send sends v to topic's partition 0 in x's open transaction.
+func send(ctx context.Context, t *testing.T, x *transactor, topic, v string) {
+	t.Helper()
+	if err := x.sender().send(ctx, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: 0},
+		Value: []byte(v)}); err != nil {
+		t.Fatalf("send %s: %v", v, err)
+	}
+}
+
+// pause freezes the broker (SIGSTOP) until the returned resume is called,
+// or the test ends.
+func pause(ctx context.Context, t *testing.T, b *realkafka.Broker) (resume func()) {
+	t.Helper()
+	if err := b.Pause(ctx); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	t.Cleanup(func() {
+		if !resumed {
+			_ = b.Resume(context.Background())
+		}
+	})
+	return func() {
+		t.Helper()
+		if err := b.Resume(ctx); err != nil {
+			t.Fatal(err)
+		}
+		resumed = true
+	}
+}
+
+// commitCanceled calls x.Commit with a ctx whose deadline is far (a
+// minute) but that is canceled after a second, and fails the test unless
+// Commit returned soon after the cancellation.
+func commitCanceled(ctx context.Context, t *testing.T, x *transactor) error {
+	t.Helper()
+	cctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	stop := time.AfterFunc(time.Second, cancel) // the cancellation the scenario is about, not a synchronisation
+	defer stop.Stop()
+	start := time.Now()
+	err := x.Commit(cctx, nil)
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("Commit with a ctx canceled after 1s returned after %s", took)
+	}
+	return err
 }
 
 // A transaction left open longer than its timeout (the broker or the way
@@ -97,15 +173,8 @@ func TestExpiredTransactionRenewsProducer(t *testing.T) {
 	name := cfg.Location
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	x := startedTransactor(ctx, t, cfg)
-	send := func(v string) {
-		t.Helper()
-		if err := x.sender().send(ctx, &kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &name, Partition: 0},
-			Value: []byte(v)}); err != nil {
-			t.Fatalf("send %s: %v", v, err)
-		}
-	}
-	send("expired")
+	x := startedManager(ctx, t, cfg).txn
+	send(ctx, t, x, name, "expired")
 	waitStable(ctx, t, cfg, name) // the brokers aborted the open transaction
 	err := x.Commit(ctx, nil)
 	if err == nil || errors.Is(err, fetch.ErrFatal) {
@@ -115,11 +184,11 @@ func TestExpiredTransactionRenewsProducer(t *testing.T) {
 	if err := x.Abort(ctx); err != nil {
 		t.Fatalf("Abort (renewing the producer): %v", err)
 	}
-	send("after")
+	send(ctx, t, x, name, "after")
 	if err := x.Commit(ctx, nil); err != nil {
 		t.Fatalf("Commit after the renewal: %v", err)
 	}
-	send("end")
+	send(ctx, t, x, name, "end")
 	if err := x.Commit(ctx, nil); err != nil {
 		t.Fatalf("Commit after the renewal: %v", err)
 	}
@@ -191,9 +260,9 @@ func testClientConf(cfg Config, extra kafka.ConfigMap) *kafka.ConfigMap {
 	return &m
 }
 
-// startedTransactor creates cfg's topic (Location) and a Manager, closed at
+// startedManager creates cfg's topic (Location) and a Manager, closed at
 // the end of the test, and starts its transactor (no consumer).
-func startedTransactor(ctx context.Context, t *testing.T, cfg Config) *transactor {
+func startedManager(ctx context.Context, t *testing.T, cfg Config) *Manager {
 	t.Helper()
 	createTopic(ctx, t, cfg, cfg.Location)
 	m, err := NewManager(cfg)
@@ -204,7 +273,7 @@ func startedTransactor(ctx context.Context, t *testing.T, cfg Config) *transacto
 	if err := m.txn.start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return m.txn
+	return m
 }
 
 func createTopic(ctx context.Context, t *testing.T, cfg Config, name string) {

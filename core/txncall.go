@@ -68,12 +68,6 @@ func untilDecided(ctx context.Context, call func(context.Context) error) error {
 	}
 }
 
-// undecided: err leaves a resumable call's outcome unknown (it may go on in
-// the background) or the call was not made; calling again tells.
-func undecided(ctx context.Context, err error) bool {
-	return retriable(err) || errors.Is(err, errTxnNoTime) || ctx.Err() != nil
-}
-
 // retriable: err says to call again (kafka.Error's IsRetriable).
 func retriable(err error) bool {
 	var r interface{ IsRetriable() bool }

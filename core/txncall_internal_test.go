@@ -20,7 +20,7 @@ func TestUntilDecidedNeverCallsNearTheDeadline(t *testing.T) {
 		defer cancel()
 		calls := 0
 		err := untilDecided(ctx, func(context.Context) error { calls++; return nil })
-		if calls != 0 || !errors.Is(err, errTxnNoTime) || !undecided(ctx, err) {
+		if calls != 0 || !errors.Is(err, errTxnNoTime) || !inDoubt(nil, err) {
 			t.Fatalf("%d calls, %v; want none and errTxnNoTime", calls, err)
 		}
 	})

@@ -103,7 +103,17 @@ func (t *transactor) renewProducer(ctx context.Context) error {
 		t.log.Warn("kafka-broker: transactional producer renewed after the brokers aborted an expired transaction",
 			"transactional_id", t.id)
 	}
-	if err := untilDecided(ctx, t.p.InitTransactions); err != nil {
+	t.runStep(ctx, stepInit, resumable(t.p.InitTransactions))
+	_, err := t.await(ctx)
+	if errors.Is(err, errStepRunning) {
+		return errorf("kafka-broker: start transactions again (transactional.id %s, brokers %s): %w", t.id, t.brokers, err)
+	}
+	return t.inited(err)
+}
+
+// inited ends the init step of a renewed producer: a transaction begins.
+func (t *transactor) inited(err error) error {
+	if err != nil {
 		return errorf("kafka-broker: start transactions again (transactional.id %s, brokers %s): %w", t.id, t.brokers, t.classify(err))
 	}
 	t.initing = false
@@ -119,38 +129,51 @@ var canceledCtx = func() context.Context {
 
 // close aborts a transaction left open (the fetcher committed or aborted
 // the last one; only an abandoned handler may have sent since) and closes
-// the producer.
+// the producer. A transactional call librdkafka is still in when ctx ends
+// (a commit in doubt, an abort, SendOffsetsToTransaction) goes on in the
+// background: the producer is released once it returned, and the brokers
+// abort what it left open after TransactionTimeout.
 func (t *transactor) close(ctx context.Context) {
 	s := t.sender()
-	if call := t.offsets; call != nil {
-		select {
-		case <-call.done:
-			t.offsets = nil
-		default:
-			// librdkafka still waits in SendOffsetsToTransaction: the
-			// producer is released once that call returns (the brokers
-			// answer, or its own timeout), not under it; the brokers abort
-			// the transaction after TransactionTimeout.
-			t.log.Warn("kafka-broker: closing while offsets are being sent to the transaction; the producer is released when that call returns",
-				"transactional_id", t.id)
-			_ = s.close(canceledCtx)
-			go func() {
-				defer close(t.released)
-				<-call.done
-				s.destroy()
-			}()
+	if t.step != nil {
+		st, err := t.await(ctx)
+		if errors.Is(err, errStepRunning) {
+			t.releaseAfter(st, s)
 			return
 		}
+		switch {
+		case st.kind == stepCommit && err == nil:
+			t.committing, t.open = false, false
+		case st.kind == stepAbort && err == nil:
+			t.open, t.aborting = false, false
+		}
 	}
-	defer close(t.released)
 	switch {
 	case t.committing: // its outcome is the brokers' now: it commits, or times out and is aborted
 		t.log.Warn("kafka-broker: closing with a commit in doubt", "transactional_id", t.id)
-	case t.open && !t.renew && t.fatal.Load() == nil:
-		if err := untilDecided(ctx, t.p.AbortTransaction); err != nil {
+	case (t.open || t.aborting) && !t.renew && !t.initing && t.fatal.Load() == nil:
+		t.runStep(ctx, stepAbort, resumable(t.p.AbortTransaction))
+		if st, err := t.await(ctx); errors.Is(err, errStepRunning) {
+			t.releaseAfter(st, s)
+			return
+		} else if err != nil {
 			t.log.Debug("kafka-broker: abort transaction at close", "transactional_id", t.id, "error", err)
 		}
 	}
 	_ = s.close(ctx)
 	s.destroy()
+	close(t.released)
+}
+
+// releaseAfter releases the producer once librdkafka returned from st: not
+// under it.
+func (t *transactor) releaseAfter(st *txnStep, s *sender) {
+	t.log.Warn("kafka-broker: closing while librdkafka is still in a transactional call; the producer is released when it returns",
+		"transactional_id", t.id, "call", st.kind.String())
+	_ = s.close(canceledCtx)
+	go func() { // owned by the librdkafka call; the Manager's release waits for it (Released)
+		defer close(t.released)
+		<-st.done
+		s.destroy()
+	}()
 }
