@@ -60,21 +60,28 @@ func (ad *admin) ensureTopics(ctx context.Context, spec topicSpec, topics ...str
 		return err
 	}
 	for {
+		var last error
 		res, err := ad.createTopics(ctx, specs)
-		if err != nil {
-			if ctx.Err() != nil {
-				return errorf("kafka-broker: create topics (brokers %s): %w", ad.brokers, ctx.Err())
-			}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return errorf("kafka-broker: create topics (brokers %s): %w (last error: %w)", ad.brokers, ctx.Err(), err)
+		case err != nil && !adminRetriable(err):
 			return errorf("kafka-broker: create topics (brokers %s): %w", ad.brokers, err)
+		case err != nil:
+			// No controller known yet: librdkafka looks it up again only
+			// with a new call (a client that first met a fenced broker
+			// waited the whole request timeout).
+			last = err
+		default:
+			retry, lastTopic, err := ad.createdOrRetry(spec, specs, res)
+			if err != nil {
+				return err
+			}
+			if len(retry) == 0 {
+				return nil
+			}
+			specs, last = retry, lastTopic
 		}
-		retry, last, err := ad.createdOrRetry(spec, specs, res)
-		if err != nil {
-			return err
-		}
-		if len(retry) == 0 {
-			return nil
-		}
-		specs = retry
 		select {
 		case <-ctx.Done():
 			return errorf("kafka-broker: create topics (brokers %s): %w (last error: %w)", ad.brokers, ctx.Err(), last)
@@ -112,7 +119,24 @@ func (ad *admin) createTopics(ctx context.Context, specs []kafka.TopicSpecificat
 	if ad.closed {
 		return nil, ErrClosed
 	}
-	return ad.a.CreateTopics(ctx, specs, kafka.SetAdminOperationTimeout(time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond))
+	return ad.a.CreateTopics(ctx, specs,
+		kafka.SetAdminOperationTimeout(time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond),
+		kafka.SetAdminRequestTimeout(time.Duration(timeoutMs(ctx, adminCallTimeout))*time.Millisecond))
+}
+
+// errNoBrokers: the metadata listed no broker.
+var errNoBrokers = errors.New("metadata lists no broker (a broker starting, or fenced for a moment)")
+
+// adminCallTimeout bounds one admin request (finding the controller
+// included) of a retry loop.
+const adminCallTimeout = 10 * time.Second
+
+// adminRetriable: an admin call failed for want of a broker or controller
+// (starting, fenced for a moment, unreachable): a new call may succeed.
+func adminRetriable(err error) bool {
+	var kerr kafka.Error
+	return errors.As(err, &kerr) && (kerr.Code() == kafka.ErrTransport ||
+		kerr.Code() == kafka.ErrAllBrokersDown || kerr.Code() == kafka.ErrTimedOut || kerr.IsRetriable())
 }
 
 // timeoutMs bounds one blocking broker call: the time left before ctx's
@@ -139,18 +163,20 @@ const metadataCallTimeout = 2 * time.Second
 func (ad *admin) metadata(ctx context.Context) (*kafka.Metadata, error) {
 	for {
 		md, err := ad.getMetadata(ctx, metadataCallTimeout)
-		if err == nil {
+		if err == nil && len(md.Brokers) > 0 {
 			return md, nil
+		}
+		if err == nil {
+			// A broker that was fenced (frozen, restarting) answers
+			// without itself until the controller lets it in again.
+			err = errNoBrokers
 		}
 		if ad.startErr != nil {
 			if serr := ad.startErr(); serr != nil {
 				return nil, serr
 			}
 		}
-		var kerr kafka.Error
-		retriable := errors.As(err, &kerr) && (kerr.Code() == kafka.ErrTransport ||
-			kerr.Code() == kafka.ErrAllBrokersDown || kerr.Code() == kafka.ErrTimedOut || kerr.IsRetriable())
-		if !retriable {
+		if !adminRetriable(err) && !errors.Is(err, errNoBrokers) {
 			return nil, errorf("kafka-broker: read metadata (brokers %s): %w", ad.brokers, err)
 		}
 		select {
