@@ -40,13 +40,8 @@ func TestEnsureTopicsAcrossAFencedBroker(t *testing.T) {
 		resp.Topics = append(resp.Topics, topic)
 		return resp, nil, true
 	})
-	t.Setenv("KAFKA_BOOTSTRAP_SERVERS", c.ListenAddrs()[0])
-	t.Setenv("KAFKA_LOCATION", "fenced-svc")
-	cfg, err := ConfigFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewManager(cfg)
+	// Not ConfigFromEnv: the embedded broker is plaintext in every tier.
+	m, err := NewManager(Config{BootstrapServers: c.ListenAddrs()[0], Location: "fenced-svc"})
 	if err != nil {
 		t.Fatal(err)
 	}
