@@ -94,10 +94,24 @@ func (d *DeadLetters) ensureLedger(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond)
 	defer cancel()
-	res, err := d.admin.CreateTopics(ctx, []kafka.TopicSpecification{{
+	spec := []kafka.TopicSpecification{{
 		Topic: d.ledger, NumPartitions: 1, ReplicationFactor: rf,
 		Config: map[string]string{"cleanup.policy": "compact"},
-	}})
+	}}
+	var res []kafka.TopicResult
+	var err error
+	for {
+		// Each call bounded: one that found no controller (a broker fenced
+		// for a moment) is made again; librdkafka looks only then.
+		res, err = d.admin.CreateTopics(ctx, spec, kafka.SetAdminRequestTimeout(time.Duration(timeoutMs(ctx, adminCallTimeout))*time.Millisecond))
+		if err == nil || !adminRetriable(err) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return errorf("kafka-broker: create the redrive ledger %s: %w", d.ledger, err)
 	}
