@@ -154,18 +154,7 @@ func (d *DeadLetters) enter() error {
 func (d *DeadLetters) leave() { d.mu.RUnlock() }
 
 func (d *DeadLetters) clientConfig(defaults kafka.ConfigMap) *kafka.ConfigMap {
-	c := kafka.ConfigMap{
-		"bootstrap.servers":      d.cfg.BootstrapServers,
-		"go.logs.channel.enable": true,
-		"go.logs.channel":        d.logs,
-	}
-	for k, v := range defaults {
-		c[k] = v
-	}
-	for k, v := range d.cfg.Kafka {
-		c[k] = v
-	}
-	return &c
+	return clientConf{brokers: d.cfg.BootstrapServers, logs: d.logs, user: d.cfg.Kafka}.with(defaults)
 }
 
 // forwardLogs writes librdkafka's logs to the logger, as a Manager does.

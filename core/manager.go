@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 
@@ -233,6 +234,10 @@ func (m *Manager) wire(p *kafka.Producer, a *kafka.AdminClient) {
 // producer is the sender of the Manager's own producer.
 func (m *Manager) producer() *sender { return m.send }
 
+// rebootstrapAfter: a client that knows no broker any more bootstraps
+// again after this long.
+const rebootstrapAfter = 5 * time.Second
+
 // clientConf is what every librdkafka client of a Manager shares: the
 // brokers, the log channel, and the user's properties, which win over the
 // library's defaults.
@@ -248,6 +253,12 @@ func (c clientConf) with(defaults kafka.ConfigMap) *kafka.ConfigMap {
 		"bootstrap.servers":      c.brokers,
 		"go.logs.channel.enable": true,
 		"go.logs.channel":        c.logs,
+		// librdkafka drops the brokers a metadata response does not list; a
+		// broker fenced for a moment (back from a freeze or a restart)
+		// lists none, and a client left without brokers bootstraps again
+		// only after this long (librdkafka's default: five minutes, during
+		// which a responder answered nothing).
+		"metadata.recovery.rebootstrap.trigger.ms": int(rebootstrapAfter / time.Millisecond),
 	}
 	for k, v := range defaults {
 		m[k] = v

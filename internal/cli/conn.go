@@ -123,7 +123,12 @@ func (c *connFlags) checkProps(env Env) error {
 
 // clientConfig is a librdkafka configuration for a client of our own.
 func (c *connFlags) clientConfig(env Env, defaults kafka.ConfigMap) *kafka.ConfigMap {
-	cm := kafka.ConfigMap{"bootstrap.servers": c.servers(env)}
+	cm := kafka.ConfigMap{
+		"bootstrap.servers": c.servers(env),
+		// As the library's clients: bootstrap again 5 s after no broker is
+		// left (a broker fenced for a moment lists none), not 5 minutes.
+		"metadata.recovery.rebootstrap.trigger.ms": 5000,
+	}
 	for k, v := range defaults {
 		cm[k] = v
 	}
