@@ -111,7 +111,9 @@ func ClientProps() map[string]any {
 // test broker: bootstrap.servers, ClientProps, then extra.
 func ClientConfig(tb testing.TB, extra kafka.ConfigMap) *kafka.ConfigMap {
 	tb.Helper()
-	cm := kafka.ConfigMap{"bootstrap.servers": Bootstrap(tb)}
+	// As the library's own clients: after a broker was fenced for a
+	// moment (a freeze test), bootstrap again within seconds.
+	cm := kafka.ConfigMap{"bootstrap.servers": Bootstrap(tb), "metadata.recovery.rebootstrap.trigger.ms": 5000}
 	for k, v := range ClientProps() {
 		cm[k] = v
 	}
