@@ -27,6 +27,7 @@ type admin struct {
 // topicSpec says how missing topics are created.
 type topicSpec struct {
 	partitions, replicationFactor int
+	config                        map[string]string // topic configs (cleanup.policy...)
 }
 
 // ensureTopics creates the topics that do not exist. A librdkafka consumer
@@ -51,7 +52,7 @@ func (ad *admin) ensureTopics(ctx context.Context, spec topicSpec, topics ...str
 		if rf == 0 {
 			rf = -1
 		}
-		specs = append(specs, kafka.TopicSpecification{Topic: t, NumPartitions: spec.partitions, ReplicationFactor: rf})
+		specs = append(specs, kafka.TopicSpecification{Topic: t, NumPartitions: spec.partitions, ReplicationFactor: rf, Config: spec.config})
 	}
 	if len(specs) == 0 {
 		return nil

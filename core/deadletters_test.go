@@ -218,6 +218,9 @@ func TestRedriveReplaysFixedFailuresOnce(t *testing.T) {
 	if res.Resumed || res.ByKind[core.DeadLetterHandler].Redriven != n || len(outcomes) != n+1 {
 		t.Fatalf("redrive: resumed %v (the dry run saved no position), by kind %+v, %d outcomes", res.Resumed, res.ByKind, len(outcomes))
 	}
+	if policy := topicConfig(t, f.cfg.DeadLetterTopic+".redrive", "cleanup.policy"); policy != "compact" {
+		t.Errorf("the redrive ledger's cleanup.policy is %q, want compact", policy)
+	}
 	f.sync(t)
 	for _, id := range failed {
 		if c := f.handledCount(id); c != 1 {
@@ -737,4 +740,21 @@ func TestDeadLetterCut(t *testing.T) {
 			t.Errorf("Cut(%v, %q) = %v, want %v", tt.dl.Truncated, tt.dl.ValueDropped, got, tt.want)
 		}
 	}
+}
+
+// topicConfig returns a config value of topic, as the broker describes it.
+func topicConfig(t *testing.T, topic, name string) string {
+	t.Helper()
+	a, err := kafka.NewAdminClient(kafkatest.ClientConfig(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := a.DescribeConfigs(ctx, []kafka.ConfigResource{{Type: kafka.ResourceTopic, Name: topic}})
+	if err != nil || len(res) != 1 || res[0].Error.Code() != kafka.ErrNoError {
+		t.Fatalf("describe the configs of %s: %v %v", topic, err, res)
+	}
+	return res[0].Config[name].Value
 }

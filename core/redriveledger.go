@@ -88,37 +88,13 @@ func (d *DeadLetters) ensureLedger(ctx context.Context) error {
 	} else if !errors.Is(err, ErrUnknownTopic) {
 		return err
 	}
-	rf := d.cfg.ReplicationFactor
-	if rf == 0 {
-		rf = -1
-	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(timeoutMs(ctx, 30*time.Second))*time.Millisecond)
 	defer cancel()
-	spec := []kafka.TopicSpecification{{
-		Topic: d.ledger, NumPartitions: 1, ReplicationFactor: rf,
-		Config: map[string]string{"cleanup.policy": "compact"},
-	}}
-	var res []kafka.TopicResult
-	var err error
-	for {
-		// Each call bounded: one that found no controller (a broker fenced
-		// for a moment) is made again; librdkafka looks only then.
-		res, err = d.admin.CreateTopics(ctx, spec, kafka.SetAdminRequestTimeout(time.Duration(timeoutMs(ctx, adminCallTimeout))*time.Millisecond))
-		if err == nil || !adminRetriable(err) || ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	if err != nil {
+	topics := &admin{a: d.admin, brokers: d.cfg.BootstrapServers, log: d.log}
+	spec := topicSpec{partitions: 1, replicationFactor: d.cfg.ReplicationFactor, config: map[string]string{"cleanup.policy": "compact"}}
+	if err := topics.ensureTopics(ctx, spec, d.ledger); err != nil {
 		return errorf("kafka-broker: create the redrive ledger %s: %w", d.ledger, err)
 	}
-	if c := res[0].Error.Code(); c != kafka.ErrNoError && c != kafka.ErrTopicAlreadyExists {
-		return errorf("kafka-broker: create the redrive ledger %s: %w", d.ledger, res[0].Error)
-	}
-	d.log.Info("kafka-broker: created topic", "topic", d.ledger, "cleanup.policy", "compact")
 	for {
 		_, err := d.describe(ctx, d.ledger)
 		if err == nil || !errors.Is(err, ErrUnknownTopic) {
