@@ -20,11 +20,7 @@ import (
 // and a CreateTopics that found no controller is made again.
 func TestEnsureTopicsAcrossAFencedBroker(t *testing.T) {
 	t.Parallel()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newCluster(t)
 	const fenced = 2 * time.Second // the fault's length, not a synchronisation
 	until := time.Now().Add(fenced)
 	var answered atomic.Int32
@@ -34,13 +30,7 @@ func TestEnsureTopicsAcrossAFencedBroker(t *testing.T) {
 			return nil, nil, false
 		}
 		answered.Add(1)
-		resp := kreq.ResponseKind().(*kmsg.MetadataResponse)
-		resp.ControllerID = -1 // no broker: the broker is fenced
-		topic := kmsg.NewMetadataResponseTopic()
-		name := "some-other-topic"
-		topic.Topic = &name
-		resp.Topics = append(resp.Topics, topic)
-		return resp, nil, true
+		return fencedMetadata(kreq), nil, true
 	})
 	// Not ConfigFromEnv: the embedded broker is plaintext in every tier.
 	m, err := NewManager(Config{BootstrapServers: c.ListenAddrs()[0], Location: "fenced-svc"})
@@ -69,11 +59,7 @@ func TestEnsureTopicsAcrossAFencedBroker(t *testing.T) {
 // again soon after the broker is back.
 func TestClientsRecoverFromAFencedBroker(t *testing.T) {
 	t.Parallel()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newCluster(t)
 	var until atomic.Int64 // fenced while now is before it (Unix nanoseconds)
 	var answered atomic.Int32
 	c.Control(func(kreq kmsg.Request) (kmsg.Response, error, bool) {
@@ -89,13 +75,7 @@ func TestClientsRecoverFromAFencedBroker(t *testing.T) {
 			return nil, errFenced, true // the connection is closed: the client asks for metadata again
 		}
 		answered.Add(1)
-		resp := kreq.ResponseKind().(*kmsg.MetadataResponse)
-		resp.ControllerID = -1 // no broker, no controller; topics listed (as Kafka does)
-		topic := kmsg.NewMetadataResponseTopic()
-		name := "some-other-topic"
-		topic.Topic = &name
-		resp.Topics = append(resp.Topics, topic)
-		return resp, nil, true
+		return fencedMetadata(kreq), nil, true
 	})
 	svc := startedOn(t, c, "svc")
 	svc.SetRouter(echoRouterInternal())
@@ -163,4 +143,27 @@ func echoRouterInternal() *EventRouter {
 	})
 	r.IncludeBinder(echo)
 	return r
+}
+
+// newCluster starts an embedded broker of the test's own, closed at its end.
+func newCluster(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// fencedMetadata answers a metadata request as a broker fenced for a
+// moment does: topics listed, but no broker and no controller.
+func fencedMetadata(kreq kmsg.Request) kmsg.Response {
+	resp := kreq.ResponseKind().(*kmsg.MetadataResponse)
+	resp.ControllerID = -1
+	topic := kmsg.NewMetadataResponseTopic()
+	name := "some-other-topic"
+	topic.Topic = &name
+	resp.Topics = append(resp.Topics, topic)
+	return resp
 }

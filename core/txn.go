@@ -232,8 +232,7 @@ func (t *transactor) Abort(ctx context.Context) error {
 			t.p.Flush(100)
 		}
 		t.aborting = true
-		t.runStep(ctx, stepAbort, resumable(t.p.AbortTransaction))
-		_, err := t.await(ctx)
+		_, err := t.run(ctx, stepAbort, resumable(t.p.AbortTransaction))
 		if errors.Is(err, errStepRunning) {
 			return errorf("kafka-broker: abort not confirmed in time (transactional.id %s, brokers %s): %w", t.id, t.brokers, err)
 		}

@@ -55,12 +55,7 @@ func TestCommitInDoubtIsResumed(t *testing.T) {
 	if err := x.Commit(ctx, nil); err != nil {
 		t.Fatalf("resumed Commit: %v", err)
 	}
-	// A second transaction, committed after it, marks the end.
-	send(ctx, t, x, name, "end")
-	if err := x.Commit(ctx, nil); err != nil {
-		t.Fatalf("next Commit: %v", err)
-	}
-	if got := readCommitted(ctx, t, cfg, name); len(got) != 2 || got[0] != "once" {
+	if got := commitEnd(ctx, t, x, cfg, name); len(got) != 2 || got[0] != "once" {
 		t.Fatalf("read_committed sees %q, want the record once, then the end", got)
 	}
 }
@@ -111,6 +106,17 @@ func TestCloseWithCommitInDoubt(t *testing.T) {
 	if got := readCommitted(ctx, t, cfg, name); len(got) != 2 || got[0] != "once" {
 		t.Fatalf("read_committed sees %q, want the record committed in the background, then the end", got)
 	}
+}
+
+// commitEnd commits a last transaction holding "end" and returns what a
+// read_committed consumer of topic's partition 0 sees, up to it.
+func commitEnd(ctx context.Context, t *testing.T, x *transactor, cfg Config, topic string) []string {
+	t.Helper()
+	send(ctx, t, x, topic, "end")
+	if err := x.Commit(ctx, nil); err != nil {
+		t.Fatalf("Commit of the end: %v", err)
+	}
+	return readCommitted(ctx, t, cfg, topic)
 }
 
 // send sends v to topic's partition 0 in x's open transaction.
@@ -188,11 +194,7 @@ func TestExpiredTransactionRenewsProducer(t *testing.T) {
 	if err := x.Commit(ctx, nil); err != nil {
 		t.Fatalf("Commit after the renewal: %v", err)
 	}
-	send(ctx, t, x, name, "end")
-	if err := x.Commit(ctx, nil); err != nil {
-		t.Fatalf("Commit after the renewal: %v", err)
-	}
-	if got := readCommitted(ctx, t, cfg, name); len(got) != 2 || got[0] != "after" {
+	if got := commitEnd(ctx, t, x, cfg, name); len(got) != 2 || got[0] != "after" {
 		t.Fatalf("read_committed sees %q, want after, end", got)
 	}
 }

@@ -103,8 +103,7 @@ func (t *transactor) renewProducer(ctx context.Context) error {
 		t.log.Warn("kafka-broker: transactional producer renewed after the brokers aborted an expired transaction",
 			"transactional_id", t.id)
 	}
-	t.runStep(ctx, stepInit, resumable(t.p.InitTransactions))
-	_, err := t.await(ctx)
+	_, err := t.run(ctx, stepInit, resumable(t.p.InitTransactions))
 	if errors.Is(err, errStepRunning) {
 		return errorf("kafka-broker: start transactions again (transactional.id %s, brokers %s): %w", t.id, t.brokers, err)
 	}
@@ -152,8 +151,7 @@ func (t *transactor) close(ctx context.Context) {
 	case t.committing: // its outcome is the brokers' now: it commits, or times out and is aborted
 		t.log.Warn("kafka-broker: closing with a commit in doubt", "transactional_id", t.id)
 	case (t.open || t.aborting) && !t.renew && !t.initing && t.fatal.Load() == nil:
-		t.runStep(ctx, stepAbort, resumable(t.p.AbortTransaction))
-		if st, err := t.await(ctx); errors.Is(err, errStepRunning) {
+		if st, err := t.run(ctx, stepAbort, resumable(t.p.AbortTransaction)); errors.Is(err, errStepRunning) {
 			t.releaseAfter(st, s)
 			return
 		} else if err != nil {

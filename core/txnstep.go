@@ -62,6 +62,12 @@ func (t *transactor) runStep(ctx context.Context, kind stepKind, call func(conte
 	t.step = s
 }
 
+// run starts call as the transactor's step and awaits it until ctx ends.
+func (t *transactor) run(ctx context.Context, kind stepKind, call func(context.Context) error) (*txnStep, error) {
+	t.runStep(ctx, kind, call)
+	return t.await(ctx)
+}
+
 // await waits until ctx ends for the transactor's step, if any: it returns
 // the step and its error once it returned (and forgets it), or
 // errStepRunning while it runs on.
